@@ -1,0 +1,48 @@
+// Shared pieces of the cformer command line: option parsing, context and tokenizer set-up,
+// file reading. The CLI uses only the public API (include/cformer).
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cformer/cformer.h"
+
+typedef enum { OPT_FLAG, OPT_STR, OPT_INT, OPT_FLOAT, OPT_MULTI } opt_kind;
+
+typedef struct cli_opt {
+    const char *name;     // long name without "--"
+    opt_kind kind;
+    const char *meta;     // placeholder shown in help, e.g. "N"
+    const char *help;
+    // filled by cli_parse:
+    bool set;
+    const char *str;
+    long long i;
+    double f;
+    const char *multi[16];  // OPT_MULTI: up to 16 values, NULL terminated
+    int n_multi;
+} cli_opt;
+
+// Parses argv against opts (terminated by a NULL name). Prints a message and returns false on
+// an unknown option, a missing or malformed value. --help prints usage and exits 0.
+bool cli_parse(int argc, char **argv, cli_opt *opts, const char *usage, const char *about);
+cli_opt *cli_get(cli_opt *opts, const char *name);
+
+// Prints "cformer <cmd>: <message>" for a failed call and returns the exit status (1).
+int cli_fail(cf_ctx *ctx, const char *cmd, cf_status st);
+// A context with --threads applied (0: default).
+cf_ctx *cli_ctx(int n_threads);
+// Picks the tokenizer for a model: explicit path, the model's hint, a tokenizer.bin next to the
+// model file or in its folder, or bytes for a 256-id vocabulary.
+cf_status cli_tokenizer(cf_ctx *ctx, cf_model *m, const char *model_path, const char *explicit_path,
+                        cf_tokenizer **out);
+// Reads a whole file (max 2 GiB). Caller frees with free().
+char *cli_read_file(const char *path, size_t *len);
+
+int cmd_generate(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,189 @@
+// Command-line helpers: option parsing, errors, tokenizer choice, file reading.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+cli_opt *cli_get(cli_opt *opts, const char *name) {
+    for (cli_opt *o = opts; o->name; o++)
+        if (!strcmp(o->name, name)) return o;
+    return NULL;
+}
+
+static void usage_print(const cli_opt *opts, const char *usage, const char *about) {
+    printf("usage: %s\n\n%s\n\noptions:\n", usage, about);
+    for (const cli_opt *o = opts; o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
+        printf("  %-24s %s\n", left, o->help);
+    }
+    printf("  %-24s %s\n", "--help", "show this help");
+}
+
+bool cli_parse(int argc, char **argv, cli_opt *opts, const char *usage, const char *about) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage_print(opts, usage, about);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2)) {
+            fprintf(stderr, "cformer: unexpected argument '%s' (see --help)\n", a);
+            return false;
+        }
+        const char *name = a + 2, *val = NULL;
+        char buf[64];
+        const char *eq = strchr(name, '=');
+        if (eq) {
+            snprintf(buf, sizeof buf, "%.*s", (int)(eq - name), name);
+            name = buf;
+            val = eq + 1;
+        }
+        cli_opt *o = cli_get(opts, name);
+        if (!o) {
+            fprintf(stderr, "cformer: unknown option '--%s' (see --help)\n", name);
+            return false;
+        }
+        if (o->kind == OPT_FLAG) {
+            if (val) {
+                fprintf(stderr, "cformer: --%s takes no value\n", name);
+                return false;
+            }
+            o->set = true;
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cformer: --%s needs a value (%s)\n", name, o->meta ? o->meta : "");
+                return false;
+            }
+            val = argv[++i];
+        }
+        char *end;
+        errno = 0;
+        switch (o->kind) {
+        case OPT_INT:
+            o->i = strtoll(val, &end, 10);
+            if (!*val || *end || errno) {
+                fprintf(stderr, "cformer: --%s: '%s' is not an integer\n", name, val);
+                return false;
+            }
+            break;
+        case OPT_FLOAT:
+            o->f = strtod(val, &end);
+            if (!*val || *end || errno) {
+                fprintf(stderr, "cformer: --%s: '%s' is not a number\n", name, val);
+                return false;
+            }
+            break;
+        case OPT_MULTI:
+            if (o->n_multi >= 15) {
+                fprintf(stderr, "cformer: --%s given too often (max 15)\n", name);
+                return false;
+            }
+            o->multi[o->n_multi++] = val;
+            o->multi[o->n_multi] = NULL;
+            break;
+        default: break;
+        }
+        o->str = val;
+        o->set = true;
+    }
+    return true;
+}
+
+int cli_fail(cf_ctx *ctx, const char *cmd, cf_status st) {
+    const char *msg = ctx ? cf_errmsg(ctx) : "";
+    fprintf(stderr, "cformer %s: %s%s%s\n", cmd, cf_status_str(st), *msg ? ": " : "", msg);
+    return 1;
+}
+
+cf_ctx *cli_ctx(int n_threads) {
+    cf_ctx_params p = cf_ctx_default_params();
+    p.n_threads = n_threads;
+    cf_ctx *ctx = NULL;
+    cf_status st = cf_ctx_create(&p, &ctx);
+    if (st != CF_OK) {
+        const char *isa = getenv("CF_ISA");
+        fprintf(stderr, "cformer: cannot create a context: %s%s%s\n", cf_status_str(st),
+                st == CF_ERR_UNSUPPORTED ? "; CF_ISA=" : "", st == CF_ERR_UNSUPPORTED && isa ? isa : "");
+        return NULL;
+    }
+    return ctx;
+}
+
+static bool is_file(const char *p) {
+    struct stat s;
+    return stat(p, &s) == 0 && S_ISREG(s.st_mode);
+}
+
+static bool is_dir(const char *p) {
+    struct stat s;
+    return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+cf_status cli_tokenizer(cf_ctx *ctx, cf_model *m, const char *model_path, const char *explicit_path,
+                        cf_tokenizer **out) {
+    int32_t V = cf_model_config(m)->vocab_size;
+    if (explicit_path) return cf_tokenizer_load(ctx, explicit_path, V, out);
+    const char *hint = cf_model_tokenizer_hint(m);
+    if (hint) return cf_tokenizer_load(ctx, hint, V, out);
+    char cand[4096];
+    if (is_dir(model_path)) {
+        snprintf(cand, sizeof cand, "%s/tokenizer.bin", model_path);
+    } else {
+        const char *slash = strrchr(model_path, '/');
+        int n = slash ? (int)(slash - model_path) : 0;
+        snprintf(cand, sizeof cand, "%.*s%stokenizer.bin", n, model_path, slash ? "/" : "");
+    }
+    if (is_file(cand)) return cf_tokenizer_load(ctx, cand, V, out);
+    if (V == 256) return cf_tokenizer_create_byte(ctx, out);
+    fprintf(stderr, "cformer: no tokenizer found for %s (vocabulary of %d); pass --tokenizer\n",
+            model_path, V);
+    return CF_ERR_INVALID_ARG;
+}
+
+char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cformer: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    for (;;) {
+        if (!buf) break;
+        if (n == cap) {
+            if (cap >= ((size_t)1 << 31)) {
+                fprintf(stderr, "cformer: %s: larger than 2 GiB\n", path);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        if (r == 0) break;
+        n += r;
+    }
+    if (buf && ferror(f)) {
+        fprintf(stderr, "cformer: %s: read error\n", path);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}

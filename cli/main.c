@@ -1,0 +1,43 @@
+// cformer: the command-line front end. Each subcommand lives in its own file and uses only the
+// public API. Results go to stdout, progress and statistics to stderr.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "cformer %s: train, fine-tune and run transformer models on a CPU\n\n"
+            "usage: cformer <command> [options]   (cformer <command> --help for details)\n\n"
+            "commands:\n"
+            "  generate     generate text from a model (llama2.c .bin, Hugging Face folder, "
+            "cformer checkpoint)\n"
+            "  train        train a decoder from a text file; resumable checkpoints\n"
+            "  perplexity   perplexity of a model on a text file\n"
+            "  info         architecture, parameter count and memory of a model\n"
+            "  version      print the version\n",
+            CF_VERSION_STRING);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("cformer %s\n", CF_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "cformer: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

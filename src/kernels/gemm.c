@@ -1,0 +1,205 @@
+// Portable GEMM driver in the BLIS structure: cache blocking (nc, kc, mc), packing of A into
+// mr-row panels and of B into nr-column panels, and a loop over micro-tiles that calls the
+// table's ISA-specific micro-kernel. Transposed operands are handled by the packing, so one
+// micro-kernel serves every case. Threads split C into a tm x tn grid chosen to minimise packing
+// traffic; each thread packs into its own scratch, so there is no sharing and no locking.
+// Matrix-vector products (M == 1) go to the GEMV kernels, split over N.
+//
+// Not here: the micro-kernels themselves (kernels/ref, kernels/x86).
+#include <string.h>
+
+#include "kernels.h"
+
+size_t cf__gemm_scratch_floats(const cf_kernels *k) {
+    size_t a = (size_t)k->mc * (size_t)k->kc;
+    size_t b = (size_t)k->kc * (size_t)k->nc;
+    size_t tile = (size_t)k->mr * (size_t)k->nr;
+    // Each part rounded up to 16 floats (64 bytes) so every part stays aligned.
+    return ((a + 15) & ~(size_t)15) + ((b + 15) & ~(size_t)15) + ((tile + 15) & ~(size_t)15);
+}
+
+// dst <- panels of mr rows of op(A)[i0 .. i0+mc, p0 .. p0+kc), zero padded to a multiple of mr.
+static void pack_a(int mr, bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
+                   int64_t p0, int64_t kc, float *dst) {
+    for (int64_t ir = 0; ir < mc; ir += mr) {
+        int64_t rows = mc - ir < mr ? mc - ir : mr;
+        if (!ta) {
+            for (int64_t i = 0; i < rows; i++) {
+                const float *src = A + (i0 + ir + i) * lda + p0;
+                for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = src[p];
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = A + (p0 + p) * lda + i0 + ir;
+                for (int64_t i = 0; i < rows; i++) dst[p * mr + i] = src[i];
+            }
+        }
+        if (rows < mr)
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t i = rows; i < mr; i++) dst[p * mr + i] = 0.0f;
+        dst += kc * mr;
+    }
+}
+
+// dst <- panels of nr columns of op(B)[p0 .. p0+kc, j0 .. j0+nc), zero padded to nr.
+static void pack_b(int nr, bool tb, const float *B, int64_t ldb, int64_t p0, int64_t kc,
+                   int64_t j0, int64_t nc, float *dst) {
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+        int64_t cols = nc - jr < nr ? nc - jr : nr;
+        if (!tb) {
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = B + (p0 + p) * ldb + j0 + jr;
+                float *d = dst + p * nr;
+                memcpy(d, src, (size_t)cols * sizeof(float));
+                for (int64_t j = cols; j < nr; j++) d[j] = 0.0f;
+            }
+        } else {
+            for (int64_t j = 0; j < cols; j++) {
+                const float *src = B + (j0 + jr + j) * ldb + p0;
+                for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = src[p];
+            }
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t j = cols; j < nr; j++) dst[p * nr + j] = 0.0f;
+        }
+        dst += kc * nr;
+    }
+}
+
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+void cf__gemm_st(const cf_kernels *k, float *scratch, bool ta, bool tb, int64_t M, int64_t N,
+                 int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                 float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    const int mr = k->mr, nr = k->nr;
+    const int64_t MC = k->mc, KC = k->kc, NC = k->nc;
+    float *pa = scratch;
+    float *pb = pa + ((MC * KC + 15) & ~(int64_t)15);
+    float *tile = pb + ((KC * NC + 15) & ~(int64_t)15);
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        int64_t nc = N - jc < NC ? N - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = K - pc < KC ? K - pc : KC;
+            float b_eff = pc == 0 ? beta : 1.0f;
+            pack_b(nr, tb, B, ldb, pc, kc, jc, nc, pb);
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                int64_t mc = M - ic < MC ? M - ic : MC;
+                pack_a(mr, ta, A, lda, ic, mc, pc, kc, pa);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int64_t nn = nc - jr < nr ? nc - jr : nr;
+                    const float *bp = pb + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int64_t mm = mc - ir < mr ? mc - ir : mr;
+                        const float *ap = pa + ir * kc;
+                        float *c = C + (ic + ir) * ldc + jc + jr;
+                        if (mm == mr && nn == nr) {
+                            k->gemm_micro(kc, ap, bp, c, ldc, alpha, b_eff);
+                        } else {
+                            k->gemm_micro(kc, ap, bp, tile, nr, alpha, 0.0f);
+                            for (int64_t i = 0; i < mm; i++)
+                                for (int64_t j = 0; j < nn; j++) {
+                                    float v = tile[i * nr + j];
+                                    c[i * ldc + j] = b_eff == 0.0f ? v : v + b_eff * c[i * ldc + j];
+                                }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- threading ----
+
+typedef struct gemm_job {
+    const cf_kernels *k;
+    cf_ctx *ctx;
+    bool ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int64_t lda, ldb, ldc;
+    int tm, tn;  // thread grid
+} gemm_job;
+
+static void gemm_task(int ith, int nth, void *arg) {
+    const gemm_job *j = arg;
+    (void)nth;
+    int im = ith / j->tn, in = ith % j->tn;
+    int64_t m0, m1, n0, n1;
+    cf__split(j->M, j->k->mr, im, j->tm, &m0, &m1);
+    cf__split(j->N, j->k->nr, in, j->tn, &n0, &n1);
+    if (m0 >= m1 || n0 >= n1) return;
+    const float *A = j->ta ? j->A + m0 : j->A + m0 * j->lda;
+    const float *B = j->tb ? j->B + n0 * j->ldb : j->B + n0;
+    float *scratch = j->ctx->scratch + (size_t)ith * j->ctx->scratch_floats;
+    cf__gemm_st(j->k, scratch, j->ta, j->tb, m1 - m0, n1 - n0, j->K, j->alpha, A, j->lda, B,
+                j->ldb, j->beta, j->C + m0 * j->ldc + n0, j->ldc);
+}
+
+typedef struct gemv_job {
+    const cf_kernels *k;
+    bool tb;
+    int64_t N, K;
+    const float *x;
+    const float *B;
+    int64_t ldb;
+    float beta;
+    float *y;
+} gemv_job;
+
+static void gemv_task(int ith, int nth, void *arg) {
+    const gemv_job *j = arg;
+    int64_t n0, n1;
+    cf__split(j->N, 16, ith, nth, &n0, &n1);
+    if (n0 >= n1) return;
+    if (j->tb) j->k->gemv_n(n1 - n0, j->K, j->B + n0 * j->ldb, j->ldb, j->x, j->y + n0, j->beta);
+    else j->k->gemv_t(j->K, n1 - n0, j->B + n0, j->ldb, j->x, j->y + n0, j->beta);
+}
+
+void cf__gemm(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc) {
+    const cf_kernels *k = ctx->k;
+    int nth = ctx->n_threads;
+    double flops = 2.0 * (double)M * (double)N * (double)K;
+    if (M == 1 && K > 0 && N > 0 && (alpha == 1.0f) && (!ta || lda == 1)) {
+        gemv_job g = {k, tb, N, K, A, B, ldb, beta, C};
+        if (flops < 1e5 || nth == 1) gemv_task(0, 1, &g);
+        else cf__pool_run(ctx->pool, gemv_task, &g);
+        return;
+    }
+    if (flops < 2e5 || nth == 1) {
+        cf__gemm_st(k, ctx->scratch, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    // Thread grid tm x tn = nth minimising packing traffic tn*M + tm*N (each thread packs its
+    // rows of A and its columns of B), while leaving every thread at least one tile.
+    int best_tm = 1;
+    double best = -1;
+    for (int tm = 1; tm <= nth; tm++) {
+        if (nth % tm) continue;
+        int tn = nth / tm;
+        if ((M + k->mr - 1) / k->mr < tm || (N + k->nr - 1) / k->nr < tn) continue;
+        double cost = (double)tn * (double)M + (double)tm * (double)N;
+        if (best < 0 || cost < best) {
+            best = cost;
+            best_tm = tm;
+        }
+    }
+    if (best < 0) {
+        cf__gemm_st(k, ctx->scratch, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_job j = {k, ctx, ta, tb, M, N, K, alpha, beta, A, B, C, lda, ldb, ldc, best_tm,
+                  nth / best_tm};
+    cf__pool_run(ctx->pool, gemm_task, &j);
+}

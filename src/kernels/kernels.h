@@ -1,0 +1,94 @@
+// The kernel table: one function pointer per primitive. cf__kernels_select fills it once with
+// the best variant the CPU supports (ref, avx2, avx512); CF_ISA=ref|avx2|avx512 forces one.
+// nn/ and models/ call kernels only through this table (or the threaded drivers below), never
+// an ISA function directly.
+//
+// Kernel contract: kernels return void and trust their inputs (shapes are checked once at the
+// nn-layer boundary). Pointers need 4-byte alignment only. Row-major storage throughout; ld* is
+// the distance in floats between consecutive rows. Kernels that "accumulate" add into their
+// output (+=), which is how gradients from several consumers of a tensor are summed.
+#ifndef CF_KERNELS_H
+#define CF_KERNELS_H
+
+#include "../internal.h"
+
+typedef enum cf_act_op {
+    CF_OP_GELU = 0,
+    CF_OP_GELU_TANH = 1,
+    CF_OP_RELU = 2,
+    CF_OP_SILU = 3,
+} cf_act_op;
+
+typedef struct cf_kernels {
+    const char *name;
+    int mr, nr;      // GEMM micro-tile (rows of A, columns of B)
+    int mc, kc, nc;  // GEMM cache blocking: mc multiple of mr, nc multiple of nr
+
+    // c[mr x nr] (row stride ldc) = alpha * sum_p a[p][0..mr) (x) b[p][0..nr) + beta * c.
+    // a: packed (kc, mr), b: packed (kc, nr). beta == 0 means c is not read.
+    void (*gemm_micro)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                       float alpha, float beta);
+    // y[i] = beta * y[i] + sum_k a[i*lda + k] * x[k], i < m. beta == 0: y is not read.
+    void (*gemv_n)(int64_t m, int64_t k, const float *a, int64_t lda, const float *x, float *y,
+                   float beta);
+    // y[j] = beta * y[j] + sum_k x[k] * a[k*lda + j], j < n. beta == 0: y is not read.
+    void (*gemv_t)(int64_t k, int64_t n, const float *a, int64_t lda, const float *x, float *y,
+                   float beta);
+
+    float (*dot)(int64_t n, const float *x, const float *y);
+    void (*axpy)(int64_t n, float a, const float *x, float *y);  // y += a * x
+    void (*scale)(int64_t n, float a, float *x);                  // x *= a
+    float (*max)(int64_t n, const float *x);
+    // y[i] = exp(x[i] - m); returns the sum of y (y may alias x).
+    float (*exp_sum)(int64_t n, const float *x, float m, float *y);
+
+    // y = act(x); dx += dy * act'(x) (x is the activation's input).
+    void (*act_fwd)(cf_act_op op, int64_t n, const float *x, float *y);
+    void (*act_bwd)(cf_act_op op, int64_t n, const float *x, const float *dy, float *dx);
+    // out = silu(g) * u (SwiGLU gate); dg += do * u * silu'(g), du += do * silu(g).
+    void (*glu_fwd)(cf_act_op op, int64_t n, const float *g, const float *u, float *out);
+    void (*glu_bwd)(cf_act_op op, int64_t n, const float *g, const float *u, const float *dout,
+                    float *dg, float *du);
+
+    // One row of C: y = (x - mean) * rstd * w + b (b may be NULL); stores mean and rstd.
+    void (*layernorm_fwd)(int64_t c, const float *x, const float *w, const float *b, float eps,
+                          float *y, float *mean, float *rstd);
+    // dx += ..., dw += dy * xhat, db += dy (db may be NULL).
+    void (*layernorm_bwd)(int64_t c, const float *x, const float *w, float mean, float rstd,
+                          const float *dy, float *dx, float *dw, float *db);
+    // y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps).
+    void (*rmsnorm_fwd)(int64_t c, const float *x, const float *w, float eps, float *y,
+                        float *rstd);
+    void (*rmsnorm_bwd)(int64_t c, const float *x, const float *w, float rstd, const float *dy,
+                        float *dx, float *dw);
+
+    // AdamW on n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    // p -= lr * (m / bc1 / (sqrt(v / bc2) + eps) + wd * p). Matches torch.optim.AdamW.
+    void (*adamw)(int64_t n, float *p, const float *g, float *m, float *v, float lr, float b1,
+                  float b2, float eps, float wd, float bc1, float bc2);
+} cf_kernels;
+
+const cf_kernels *cf__kernels_ref(void);
+const cf_kernels *cf__kernels_avx2(void);    // NULL when not built
+const cf_kernels *cf__kernels_avx512(void);  // NULL when not built
+// The best table for cpu, or the one named by isa ("ref", "avx2", "avx512"); NULL when the
+// named one is unknown or unsupported here.
+const cf_kernels *cf__kernels_select(const cf_cpu *cpu, const char *isa);
+
+// ---- threaded drivers (kernels/gemm.c) ----
+
+// Floats of per-thread scratch the GEMM driver needs for packing with table k.
+size_t cf__gemm_scratch_floats(const cf_kernels *k);
+
+// C (M x N, ldc) = alpha * op(A) * op(B) + beta * C, threaded over the context's pool.
+// op(A) is (M x K): A is (M x K, lda) or, with ta, (K x M, lda). op(B) is (K x N): B is
+// (K x N, ldb) or, with tb, (N x K, ldb). beta == 0: C is not read.
+void cf__gemm(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc);
+// Same, single-threaded, with explicit scratch (cf__gemm_scratch_floats floats).
+void cf__gemm_st(const cf_kernels *k, float *scratch, bool ta, bool tb, int64_t M, int64_t N,
+                 int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                 float beta, float *C, int64_t ldc);
+
+#endif

@@ -1,0 +1,75 @@
+// The model object: config, weight views, the parameter registry, and the generic forward.
+// Shared by models/, io/ (loaders fill the views), infer/ and train/.
+#ifndef CF_MODEL_INTERNAL_H
+#define CF_MODEL_INTERNAL_H
+
+#include "../nn/nn.h"
+
+typedef struct cf_layer {
+    cf_weight ln1_w, ln1_b;          // (C) before attention (pre-norm) or after it (post-norm)
+    cf_weight wq, wk, wv, wo;        // (H*D, C), (KVH*D, C), (KVH*D, C), (C, H*D)
+    cf_weight bq, bk, bv, bo;        // (H*D), (KVH*D), (KVH*D), (C)
+    cf_weight ln2_w, ln2_b;          // (C)
+    cf_weight w_up, b_up;            // (F, C), (F): fc / up_proj
+    cf_weight w_gate;                // (F, C): gated units only
+    cf_weight w_down, b_down;        // (C, F), (C)
+} cf_layer;
+
+// One entry of the parameter registry: every trainable tensor once, in a fixed order.
+typedef struct cf_param {
+    char name[64];      // cformer's own name, e.g. "layers.3.attn.wq"
+    cf_weight *w;
+    bool decay;         // weight decay applies (matrices and embeddings)
+    bool is_norm;       // norm weight (initialised to 1)
+    bool residual;      // output projection into the residual stream (init scaled by 1/sqrt(2L))
+} cf_param;
+
+struct cf_model {
+    cf_ctx *ctx;
+    cf_config cfg;
+    cf_weight wte;                   // (V, C)
+    cf_weight wpe;                   // (n_ctx, C), learned positions only
+    cf_weight lnf_w, lnf_b;          // (C)
+    cf_weight lm_head;               // (V, C); a copy of wte's view when tied
+    cf_layer *layers;                // (L)
+    cf_param *params;
+    int n_params;
+    float *rope;                     // (n_ctx, D/2, 2): cos, sin per position and frequency
+    float *sinus;                    // (n_ctx, C): fixed sinusoidal positions
+    float *slab;                     // owned weight storage (NULL when all views are mapped)
+    size_t slab_floats;
+    cf_file file;                    // the mapped file the views point into, if any
+    bool mapped;
+    const char *source;              // "new", "llama2.c", "hf-gpt2", "hf-llama", "cformer"
+    char tok_hint[256];              // tokenizer named by the files ("byte"), or ""
+};
+
+// Allocates the model object and the registry for cfg (finished and validated); weights are
+// not allocated. *out owned.
+cf_status cf__model_alloc(cf_ctx *ctx, const cf_config *cfg, cf_model **out);
+// Allocates one compact slab for every registered weight and points the views into it
+// (rows x cols, ld = cols, not transposed). Contents are zero.
+cf_status cf__model_alloc_slab(cf_model *m);
+// Makes the weights a compact owned slab (copying from a mapping or strided views), so they
+// can be trained and saved. No-op when already so.
+cf_status cf__model_make_writable(cf_model *m);
+// Computes the RoPE / sinusoidal tables. Called once weights and config are set.
+cf_status cf__model_finish(cf_model *m);
+// Sets every registered weight's grad pointer into grads (a slab laid out as the weights).
+void cf__model_set_grads(cf_model *m, float *grads);
+// Offset in floats of a registered weight inside the slab.
+size_t cf__weight_offset(const cf_model *m, const cf_weight *w);
+int64_t cf__weight_numel(const cf_weight *w);
+// Finds a registered parameter by cformer name; NULL if none.
+cf_param *cf__model_param(cf_model *m, const char *name);
+
+// The generic forward. tokens (B, T) already range-checked; positions start at g->pos0.
+// rows: when not NULL, only those rows of the (B*T, C) final hidden state get logits.
+// Returns logits (B*T or n_rows, V).
+cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, int64_t B,
+                             int64_t T, const int64_t *rows, int64_t n_rows);
+
+// Range check of token ids against V, with a message naming the first bad one.
+cf_status cf__check_tokens(cf_ctx *ctx, const int32_t *tokens, int64_t n, int32_t V);
+
+#endif
