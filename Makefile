@@ -45,8 +45,8 @@ CLI_SRC := $(wildcard cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(ISA_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all lib cli run test test-unit test-cli asan ubsan tsan debug release fuzz fuzz-replay \
-        bench deps clean format
+.PHONY: all lib cli run test test-unit asan ubsan tsan debug release fuzz fuzz-targets \
+        fuzz-replay bench deps deps-test clean
 
 all: lib cli $(BUILD)/cformer.pc
 
@@ -79,7 +79,103 @@ $(BUILD)/cformer.pc: Makefile
 	@mkdir -p $(BUILD)
 	@printf 'prefix=/usr/local\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cformer\nDescription: transformer engine in C\nVersion: 0.1.0\nRequires.private: libcjson\nLibs: -L$${libdir} -lcformer\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' > $@
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# ---- set-up and the main job ----
+
+deps:
+	@sh tools/setup.sh build
+deps-test:
+	@sh tools/setup.sh test
+
+# The bundled model: generate from it.
+RUN_MODEL  ?= models/shakespeare-char
+RUN_PROMPT ?= ROMEO:
+run:
+	@sh tools/setup.sh build
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/cformer generate --model $(RUN_MODEL) --prompt "$(RUN_PROMPT)" --max-tokens 300 \
+	    --temperature 0.8 --seed 42
+
+# ---- tests ----
+
+TEST_SRC := tests/run_tests.c $(filter-out tests/unit/simd16_emul.c,$(wildcard tests/unit/*.c \
+              tests/grad/*.c tests/golden/*.c tests/loaders/*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+ifeq ($(ARCH),x86_64)
+TEST_OBJ += $(BUILD)/obj/tests/unit/simd16_emul.o
+endif
+
+$(BUILD)/obj/tests/unit/simd16_emul.o: tests/unit/simd16_emul.c src/kernels/x86/simd.inc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(KFLAGS) -Wno-psabi -mavx2 -mfma -c $< -o $@
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libcformer.a
+	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libcformer.a $(LDLIBS)
+
+# The suite under one build: unit, gradient, golden, loader and CLI tests.
+test-unit: $(BUILD)/run_tests $(BUILD)/cformer
+	CF_CLI=$(BUILD)/cformer ./$(BUILD)/run_tests $(T)
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:allocator_may_return_null=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+# make test: set-up check, the suite, the suite under ASan+UBSan, the fuzz corpus replay.
+test: deps-test
+	$(MAKE) --no-print-directory all test-unit
+	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SAN="$(SAN_FLAGS)" all test-unit
+	$(MAKE) --no-print-directory fuzz-replay
+	@echo "make test: all suites passed"
+
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="$(SAN_FLAGS)" all test-unit
+ubsan:
+	$(MAKE) BUILD=build/ubsan OPT=-O1 SAN="-fsanitize=undefined -fno-sanitize-recover=all" all test-unit
+tsan:
+	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all test-unit T=$(or $(T),kernels/gemm)
+debug:
+	$(MAKE) BUILD=build/debug OPT="-O0" all
+release:
+	$(MAKE) BUILD=build/release XFLAGS=-DNDEBUG all test-unit
+
+# ---- fuzzing ----
+# make fuzz: libFuzzer targets (clang). fuzz-replay runs every committed corpus file through
+# them once (or, without clang's libFuzzer, through a plain driver under gcc's ASan+UBSan).
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/%.c=%)
+HAVE_LIBFUZZER := $(shell printf 'int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(void)d;(void)n;return 0;}' | clang -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null && echo 1)
+
+fuzz:
+	@test -n "$(HAVE_LIBFUZZER)" || { echo "make fuzz needs clang with libFuzzer (apt-get install clang libclang-rt-14-dev)"; exit 1; }
+	$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fsanitize=fuzzer-no-link -fno-omit-frame-pointer" \
+	    XFLAGS=-DCF_FUZZING lib fuzz-targets
+
+fuzz-targets: $(FUZZ_NAMES:%=$(BUILD)/%)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libcformer.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libcformer.a $(LDLIBS)
+
+$(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libcformer.a
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libcformer.a $(LDLIBS)
+
+fuzz-replay:
+ifneq ($(HAVE_LIBFUZZER),)
+	$(MAKE) --no-print-directory fuzz
+	@for f in $(FUZZ_NAMES); do \
+	    ./build/fuzz/$$f -runs=0 tests/fuzz/corpus/$$f/ > build/fuzz/$$f.log 2>&1 \
+	        || { cat build/fuzz/$$f.log; echo "fuzz replay failed: $$f"; exit 1; }; \
+	    echo "replayed tests/fuzz/corpus/$$f: $$(ls tests/fuzz/corpus/$$f | wc -l) inputs, ok"; \
+	done
+else
+	@echo "note: clang's libFuzzer is missing; replaying the corpus with gcc + ASan/UBSan"
+	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SAN="$(SAN_FLAGS)" \
+	    $(FUZZ_NAMES:fuzz_%=build/asan/replay_%)
+	@for f in $(FUZZ_NAMES); do n=$${f#fuzz_}; \
+	    ./build/asan/replay_$$n tests/fuzz/corpus/$$f/* || exit 1; done
+endif
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 clean:
 	rm -rf build

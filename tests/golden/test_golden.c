@@ -1,0 +1,6 @@
+// Tests: golden.
+#include "../test.h"
+
+const cf_test tests_golden[] = {
+    {NULL, NULL},
+};

@@ -1,0 +1,6 @@
+// Tests: loaders.
+#include "../test.h"
+
+const cf_test tests_loaders[] = {
+    {NULL, NULL},
+};

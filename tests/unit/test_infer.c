@@ -1,0 +1,6 @@
+// Tests: infer.
+#include "../test.h"
+
+const cf_test tests_infer[] = {
+    {NULL, NULL},
+};

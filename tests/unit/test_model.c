@@ -1,0 +1,6 @@
+// Tests: model.
+#include "../test.h"
+
+const cf_test tests_model[] = {
+    {NULL, NULL},
+};

@@ -1,0 +1,6 @@
+// Tests: tokenizer.
+#include "../test.h"
+
+const cf_test tests_tokenizer[] = {
+    {NULL, NULL},
+};

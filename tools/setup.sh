@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian packages cformer needs (when run as root), or says which are missing.
+#   tools/setup.sh build   compiler, make, pkg-config, cJSON
+#   tools/setup.sh test    + clang and its runtime (libFuzzer targets, sanitizers)
+#   tools/setup.sh bench   + OpenBLAS (BLAS comparison in bench/)
+#   tools/setup.sh refs    + python3-torch and numpy (tools/gen_refs.py)
+set -e
+what=${1:-build}
+pkgs="gcc make pkg-config libcjson-dev"
+case "$what" in
+  test)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
+  bench) pkgs="$pkgs libopenblas-dev" ;;
+  refs)  pkgs="$pkgs python3-torch python3-numpy" ;;
+esac
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  # Not Debian: trust the toolchain, check only what the build cannot do without.
+  pkg-config --exists libcjson 2>/dev/null || [ -f /usr/include/cjson/cJSON.h ] || {
+    echo "setup: cJSON development files not found; install cJSON (libcjson-dev)"; exit 1; }
+  exit 0
+fi
+missing=""
+for p in $pkgs; do
+  s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case "$s" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "setup: installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing; }
+else
+  echo "setup: missing Debian packages:$missing"
+  echo "setup: run as root: apt-get install$missing   (or: sudo make $what)"
+  case "$what" in build) exit 1 ;; esac
+fi
