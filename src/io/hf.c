@@ -499,6 +499,48 @@ done:
 
 // ---- load ----
 
+cf_status cf__hf_config_parse(cf_ctx *ctx, const char *path, const char *text, size_t len,
+                              cf_config *cfg, cf_family *family, const char **source) {
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    cf_status s = CF_OK;
+    if (!root || !cJSON_IsObject(root)) {
+        s = CF_FORMAT_ERR(ctx, "%s: not a JSON object", path);
+        goto done;
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(root, "cformer");
+    if (own && cJSON_IsObject(own)) {
+        // Written by cformer: the full config is stored; the family tells the tensor names.
+        *cfg = cf_config_gpt2();
+        cfg->family = CF_FAMILY_GENERIC;
+        if ((s = cf__config_from_json(ctx, path, own, cfg)) != CF_OK) goto done;
+        *family = cfg->family;
+        *source = "cformer";
+    } else if (cJSON_IsString(mt) && !strcmp(mt->valuestring, "gpt2")) {
+        if ((s = hf_gpt2_config(ctx, path, root, cfg)) != CF_OK) goto done;
+        *family = CF_FAMILY_GPT2;
+        *source = "hf-gpt2";
+    } else if (cJSON_IsString(mt) &&
+               (!strcmp(mt->valuestring, "llama") || !strcmp(mt->valuestring, "mistral"))) {
+        if ((s = hf_llama_config(ctx, path, root, cfg)) != CF_OK) goto done;
+        *family = CF_FAMILY_LLAMA;
+        *source = "hf-llama";
+    } else {
+        s = CF_ERR(ctx, CF_ERR_UNSUPPORTED,
+                   "%s: model_type '%.64s' is not supported (gpt2, llama, mistral, cformer)", path,
+                   cJSON_IsString(mt) ? mt->valuestring : "(none)");
+        goto done;
+    }
+    if ((s = cf_config_finish(ctx, cfg)) != CF_OK) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: %s", path, cf_errmsg(ctx));
+        s = CF_FORMAT_ERR(ctx, "%s", msg);
+    }
+done:
+    cJSON_Delete(root);
+    return s;
+}
+
 cf_status cf__load_hf(cf_ctx *ctx, const char *dir, cf_model **out) {
     *out = NULL;
     char *cfg_path = cf__path_join(dir, "config.json");
@@ -513,42 +555,17 @@ cf_status cf__load_hf(cf_ctx *ctx, const char *dir, cf_model **out) {
         s = CF_NOMEM(ctx);
         goto done;
     }
-    if ((s = cf__file_read(ctx, cfg_path, 16 << 20, &text, NULL)) != CF_OK) goto done;
-    root = cJSON_Parse(text);
-    if (!root || !cJSON_IsObject(root)) {
-        s = CF_FORMAT_ERR(ctx, "%s: not a JSON object", cfg_path);
-        goto done;
-    }
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    const cJSON *own = cJSON_GetObjectItemCaseSensitive(root, "cformer");
+    size_t text_len = 0;
+    if ((s = cf__file_read(ctx, cfg_path, 16 << 20, &text, &text_len)) != CF_OK) goto done;
     cf_config cfg;
     cf_family fam;
     const char *src;
-    if (own && cJSON_IsObject(own)) {
-        // Written by cformer: the full config is stored; the family tells the tensor names.
-        cfg = cf_config_gpt2();
-        cfg.family = CF_FAMILY_GENERIC;
-        if ((s = cf__config_from_json(ctx, cfg_path, own, &cfg)) != CF_OK) goto done;
-        fam = cfg.family;
-        src = "cformer";
-    } else if (cJSON_IsString(mt) && !strcmp(mt->valuestring, "gpt2")) {
-        if ((s = hf_gpt2_config(ctx, cfg_path, root, &cfg)) != CF_OK) goto done;
-        fam = CF_FAMILY_GPT2;
-        src = "hf-gpt2";
-    } else if (cJSON_IsString(mt) &&
-               (!strcmp(mt->valuestring, "llama") || !strcmp(mt->valuestring, "mistral"))) {
-        if ((s = hf_llama_config(ctx, cfg_path, root, &cfg)) != CF_OK) goto done;
-        fam = CF_FAMILY_LLAMA;
-        src = "hf-llama";
-    } else {
-        s = CF_ERR(ctx, CF_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (gpt2, llama, "
-                   "mistral, cformer)", cfg_path, cJSON_IsString(mt) ? mt->valuestring : "(none)");
+    if ((s = cf__hf_config_parse(ctx, cfg_path, text, text_len, &cfg, &fam, &src)) != CF_OK)
         goto done;
-    }
-    if ((s = cf_config_finish(ctx, &cfg)) != CF_OK) goto done;
+    root = cJSON_ParseWithLength(text, text_len);
     if ((s = cf__model_alloc(ctx, &cfg, &m)) != CF_OK) goto done;
     m->source = src;
-    const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "cformer_tokenizer");
+    const cJSON *th = root ? cJSON_GetObjectItemCaseSensitive(root, "cformer_tokenizer") : NULL;
     if (cJSON_IsString(th)) cf_model_set_tokenizer_hint(m, th->valuestring);
     if ((s = cf__st_open(ctx, st_path, &st)) != CF_OK) goto done;
     if ((s = cf__load_weights_st(m, &st, fam)) != CF_OK) goto done;

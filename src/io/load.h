@@ -9,6 +9,10 @@
 struct cf_model;
 
 cf_status cf__load_hf(cf_ctx *ctx, const char *dir, struct cf_model **out);
+// Parses a config.json text (Hugging Face gpt2/llama/mistral, or cformer's own) into a finished,
+// validated config and the tensor-name family. source: static string ("hf-gpt2", ...).
+cf_status cf__hf_config_parse(cf_ctx *ctx, const char *path, const char *text, size_t len,
+                              cf_config *cfg, cf_family *family, const char **source);
 cf_status cf__load_llama2c(cf_ctx *ctx, const char *path, struct cf_model **out);
 // Parses a llama2.c image already in memory (for fuzzing): validates header and size only.
 cf_status cf__llama2c_check(cf_ctx *ctx, const char *path, const uint8_t *buf, size_t size,

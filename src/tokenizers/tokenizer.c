@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "tokenizer_internal.h"
 
 enum { TOK_BYTE = 0, TOK_LLAMA2C = 1 };
 
@@ -85,21 +85,17 @@ static int byte_token_value(const char *p, int32_t n) {
     return a < 0 || b < 0 ? -1 : a * 16 + b;
 }
 
-static cf_status load_llama2c(cf_ctx *ctx, const char *path, int32_t vocab_size,
-                              cf_tokenizer **out) {
-    cf_file f;
-    CF_TRY(cf__file_map(ctx, path, &f));
+cf_status cf__tokenizer_parse_llama2c(cf_ctx *ctx, const char *path, const uint8_t *data,
+                                      size_t size, int32_t vocab_size, cf_tokenizer **out) {
+    *out = NULL;
     cf_tokenizer *t = cf__calloc(1, sizeof *t);
     cf_status st = CF_OK;
-    if (!t) {
-        cf__file_unmap(&f);
-        return CF_NOMEM(ctx);
-    }
+    if (!t) return CF_NOMEM(ctx);
     t->ctx = ctx;
     t->kind = TOK_LLAMA2C;
     t->bos = 1;
     t->eos = 2;
-    cf_reader r = {f.data, f.size, 0};
+    cf_reader r = {data, size, 0};
     int32_t max_len;
     if (!cf__read_i32(&r, &max_len)) {
         st = CF_FORMAT_ERR(ctx, "%s: truncated at byte 0: no max_token_length", path);
@@ -178,13 +174,20 @@ static cf_status load_llama2c(cf_ctx *ctx, const char *path, int32_t vocab_size,
         while (t->table[h] >= 0) h = (h + 1) & (t->cap - 1);
         t->table[h] = i;
     }
-    cf__file_unmap(&f);
     *out = t;
     return CF_OK;
 fail:
-    cf__file_unmap(&f);
     if (t->pieces == NULL) t->n_vocab = 0;
     cf_tokenizer_free(t);
+    return st;
+}
+
+static cf_status load_llama2c(cf_ctx *ctx, const char *path, int32_t vocab_size,
+                              cf_tokenizer **out) {
+    cf_file f;
+    CF_TRY(cf__file_map(ctx, path, &f));
+    cf_status st = cf__tokenizer_parse_llama2c(ctx, path, f.data, f.size, vocab_size, out);
+    cf__file_unmap(&f);
     return st;
 }
 
