@@ -91,6 +91,17 @@ static bool get_int(cf_ctx *ctx, const char *path, const cJSON *o, const char *k
     return true;
 }
 
+// A special token id: like get_int, but an explicit null means "none" (-1).
+static bool get_id(cf_ctx *ctx, const char *path, const cJSON *o, const char *key, int32_t *v,
+                   cf_status *st) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (j && cJSON_IsNull(j)) {
+        *v = -1;
+        return true;
+    }
+    return get_int(ctx, path, o, key, v, st);
+}
+
 static bool get_float(cf_ctx *ctx, const char *path, const cJSON *o, const char *key, float *v,
                       cf_status *st) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -188,8 +199,8 @@ static cf_status hf_gpt2_config(cf_ctx *ctx, const char *path, const cJSON *o, c
         !get_int(ctx, path, o, "vocab_size", &c->vocab_size, &st) ||
         !get_int(ctx, path, o, "n_inner", &inner, &st) ||
         !get_float(ctx, path, o, "layer_norm_epsilon", &c->norm_eps, &st) ||
-        !get_int(ctx, path, o, "bos_token_id", &c->bos_id, &st) ||
-        !get_int(ctx, path, o, "eos_token_id", &c->eos_id, &st) ||
+        !get_id(ctx, path, o, "bos_token_id", &c->bos_id, &st) ||
+        !get_id(ctx, path, o, "eos_token_id", &c->eos_id, &st) ||
         !get_bool(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st))
         return st;
     c->n_kv_heads = c->n_heads;
@@ -233,8 +244,8 @@ static cf_status hf_llama_config(cf_ctx *ctx, const char *path, const cJSON *o, 
         !get_float(ctx, path, o, "rope_theta", &c->rope_theta, &st) ||
         !get_bool(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st) ||
         !get_bool(ctx, path, o, "attention_bias", &c->attn_bias, &st) ||
-        !get_int(ctx, path, o, "bos_token_id", &c->bos_id, &st) ||
-        !get_int(ctx, path, o, "eos_token_id", &c->eos_id, &st))
+        !get_id(ctx, path, o, "bos_token_id", &c->bos_id, &st) ||
+        !get_id(ctx, path, o, "eos_token_id", &c->eos_id, &st))
         return st;
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
     if (act && cJSON_IsString(act) && strcmp(act->valuestring, "silu"))
@@ -531,6 +542,10 @@ cf_status cf__hf_config_parse(cf_ctx *ctx, const char *path, const char *text, s
                    cJSON_IsString(mt) ? mt->valuestring : "(none)");
         goto done;
     }
+    // transformers' defaults (GPT-2: 50256) can name ids the vocabulary does not have; such a
+    // special id is unusable, so it is dropped rather than rejected.
+    if (cfg->bos_id >= cfg->vocab_size) cfg->bos_id = -1;
+    if (cfg->eos_id >= cfg->vocab_size) cfg->eos_id = -1;
     if ((s = cf_config_finish(ctx, cfg)) != CF_OK) {
         char msg[700];
         snprintf(msg, sizeof msg, "%s: %s", path, cf_errmsg(ctx));
@@ -648,8 +663,11 @@ static cJSON *hf_config_json(const cf_model *m, cf_family fam) {
         cJSON_AddStringToObject(o, "model_type", "cformer");
         cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
     }
+    // null (None) rather than absent: absent would mean the family's default id.
     if (c->bos_id >= 0) cJSON_AddNumberToObject(o, "bos_token_id", c->bos_id);
+    else cJSON_AddNullToObject(o, "bos_token_id");
     if (c->eos_id >= 0) cJSON_AddNumberToObject(o, "eos_token_id", c->eos_id);
+    else cJSON_AddNullToObject(o, "eos_token_id");
     cJSON_AddStringToObject(o, "torch_dtype", "float32");
     cJSON *own = cf__config_to_json(c);
     if (own) {
