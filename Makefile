@@ -95,9 +95,18 @@ run:
 	./$(BUILD)/cformer generate --model $(RUN_MODEL) --prompt "$(RUN_PROMPT)" --max-tokens 300 \
 	    --temperature 0.8 --seed 42
 
+# ---- benchmarks (see bench/README.md); never part of make test ----
+
+BENCH_NAMES := bench_train bench_generate bench_gemm
+bench: $(BENCH_NAMES:%=$(BUILD)/%)
+	@echo "built: $(BENCH_NAMES:%=$(BUILD)/%)   (bench/run.sh runs them all)"
+
+$(BUILD)/bench_%: bench/bench_%.c bench/bench_common.c bench/bench_common.h $(BUILD)/libcformer.a
+	$(CC) $(CFLAGS) -o $@ $< bench/bench_common.c $(BUILD)/libcformer.a $(LDLIBS) -ldl
+
 # ---- tests ----
 
-TEST_SRC := tests/run_tests.c $(filter-out tests/unit/simd16_emul.c,$(wildcard tests/unit/*.c \
+TEST_SRC := tests/run_tests.c $(filter-out tests/unit/simd16_emul.c tests/unit/header_c.c,$(wildcard tests/unit/*.c \
               tests/grad/*.c tests/golden/*.c tests/loaders/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 ifeq ($(ARCH),x86_64)
@@ -111,8 +120,18 @@ $(BUILD)/obj/tests/unit/simd16_emul.o: tests/unit/simd16_emul.c src/kernels/x86/
 $(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libcformer.a
 	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libcformer.a $(LDLIBS)
 
+# The public header alone compiles as C99, C11 and C++.
+$(BUILD)/header-check.stamp: include/cformer/*.h tests/unit/header_c.c tests/unit/header_cpp.cpp
+	@mkdir -p $(BUILD)
+	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/unit/header_c.c
+	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/unit/header_c.c
+	@if command -v g++ >/dev/null 2>&1; then \
+	    g++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only tests/unit/header_cpp.cpp; \
+	else echo "note: g++ not installed; C++ header check skipped"; fi
+	@touch $@
+
 # The suite under one build: unit, gradient, golden, loader and CLI tests.
-test-unit: $(BUILD)/run_tests $(BUILD)/cformer
+test-unit: $(BUILD)/run_tests $(BUILD)/cformer $(BUILD)/header-check.stamp
 	CF_CLI=$(BUILD)/cformer ./$(BUILD)/run_tests $(T)
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

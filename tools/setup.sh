@@ -8,7 +8,7 @@ set -e
 what=${1:-build}
 pkgs="gcc make pkg-config libcjson-dev"
 case "$what" in
-  test)  pkgs="$pkgs clang libclang-rt-14-dev" ;;
+  test)  pkgs="$pkgs g++ clang libclang-rt-14-dev" ;;
   bench) pkgs="$pkgs libopenblas-dev" ;;
   refs)  pkgs="$pkgs python3-torch python3-numpy" ;;
 esac

@@ -14,6 +14,8 @@
 #include "../io/load.h"
 #include "../models/model_internal.h"
 
+enum { SLAB_CHUNK = 1 << 16 };  // floats per chunk of the whole-slab passes
+
 struct cf_trainer {
     cf_model *m;
     cf_ctx *ctx;
@@ -29,6 +31,7 @@ struct cf_trainer {
     uint64_t data_hash;
     int32_t *batch;    // (accum, B, T + 1)
     int32_t *inputs, *targets;  // (B, T)
+    double *partial;   // per-chunk sums of squares of the gradient slab
 };
 
 cf_train_params cf_train_default_params(void) {
@@ -98,7 +101,8 @@ cf_status cf_trainer_create(cf_model *m, const cf_train_params *p, cf_trainer **
                           ((size_t)p->seq_len + 1) * sizeof(int32_t));
     t->inputs = cf__malloc(bt * sizeof(int32_t));
     t->targets = cf__malloc(bt * sizeof(int32_t));
-    if (!t->grads || !t->mom || !t->vel || !t->batch || !t->inputs || !t->targets) {
+    t->partial = cf__malloc(((n + SLAB_CHUNK - 1) / SLAB_CHUNK + 1) * sizeof(double));
+    if (!t->grads || !t->mom || !t->vel || !t->batch || !t->inputs || !t->targets || !t->partial) {
         cf_trainer_free(t);
         return CF_NOMEM(ctx);
     }
@@ -119,6 +123,7 @@ void cf_trainer_free(cf_trainer *t) {
     cf__free(t->batch);
     cf__free(t->inputs);
     cf__free(t->targets);
+    cf__free(t->partial);
     cf__free(t);
 }
 
@@ -201,6 +206,41 @@ static void adam_task(int ith, int nth, void *arg) {
                     j->eps, j->wd, j->bc1, j->bc2);
 }
 
+// Whole-slab passes, threaded over fixed chunks so the result does not depend on the thread
+// count: zeroing the gradients, and their sum of squares (per-chunk partials in double, added
+// in chunk order).
+
+typedef struct slab_job {
+    float *x;
+    size_t n;
+    double *partial;  // one per chunk, or NULL to zero x
+} slab_job;
+
+static void slab_task(int ith, int nth, void *arg) {
+    const slab_job *j = arg;
+    int64_t chunks = (int64_t)((j->n + SLAB_CHUNK - 1) / SLAB_CHUNK), c0, c1;
+    cf__split(chunks, 1, ith, nth, &c0, &c1);
+    for (int64_t c = c0; c < c1; c++) {
+        size_t lo = (size_t)c * SLAB_CHUNK, hi = lo + SLAB_CHUNK < j->n ? lo + SLAB_CHUNK : j->n;
+        if (!j->partial) {
+            memset(j->x + lo, 0, (hi - lo) * sizeof(float));
+            continue;
+        }
+        double s = 0;
+        for (size_t i = lo; i < hi; i++) s += (double)j->x[i] * j->x[i];
+        j->partial[c] = s;
+    }
+}
+
+static double grad_sumsq(cf_trainer *t) {
+    size_t n = t->m->slab_floats, chunks = (n + SLAB_CHUNK - 1) / SLAB_CHUNK;
+    slab_job j = {t->grads, n, t->partial};
+    cf__pool_run(t->ctx->pool, slab_task, &j);
+    double s = 0;
+    for (size_t c = 0; c < chunks; c++) s += t->partial[c];
+    return s;
+}
+
 cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats *st) {
     cf_ctx *ctx = t->ctx;
     cf_model *m = t->m;
@@ -213,7 +253,8 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
                           tokens[i], (long long)i, is_input ? 0 : -1, m->cfg.vocab_size);
     }
     double t0 = cf__now();
-    memset(t->grads, 0, m->slab_floats * sizeof(float));
+    slab_job zero = {t->grads, m->slab_floats, NULL};
+    cf__pool_run(ctx->pool, slab_task, &zero);
     double loss_sum = 0;
     for (int64_t a = 0; a < A; a++) {
         const int32_t *rows = tokens + a * B * (T + 1);
@@ -222,9 +263,7 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
         loss_sum += loss;
     }
     // Global gradient norm (double, fixed order) and clipping.
-    double ss = 0;
-    for (size_t i = 0; i < m->slab_floats; i++) ss += (double)t->grads[i] * t->grads[i];
-    float norm = (float)sqrt(ss);
+    float norm = (float)sqrt(grad_sumsq(t));
     if (p->grad_clip > 0.0f && norm > p->grad_clip) {
         float s = p->grad_clip / norm;
         ctx->k->scale((int64_t)m->slab_floats, s, t->grads);

@@ -49,8 +49,20 @@ static inline vf ld_part(const float *p, int64_t n) {
     return v;
 }
 static inline void st_part(float *p, vf v, int64_t n) { memcpy(p, &v, (size_t)n * 4); }
+// n <= VL lanes: a plain vector access when full (the common case, kept inline), else partial.
+static inline vf ldn(const float *p, int64_t n) { return n == VL ? ld(p) : ld_part(p, n); }
+static inline void stn(float *p, vf v, int64_t n) {
+    if (n == VL) st(p, v);
+    else st_part(p, v, n);
+}
 
-// ---- vector math: exp, tanh, erf (float accuracy, a few ulp) ----
+// ---- vector math: sqrt, exp, tanh, erf (float accuracy, a few ulp) ----
+
+static inline vf vsqrt(vf x) {
+    vf r;
+    for (int i = 0; i < VL; i++) r[i] = __builtin_sqrtf(x[i]);  // becomes one vsqrtps
+    return r;
+}
 
 static inline vf vexp(vf x) {
     // exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n ln2 in [-ln2/2, ln2/2].
@@ -322,9 +334,9 @@ static void glu_bwd(cf_act_op op, int64_t n, const float *g, const float *u, con
                     float *dg, float *du) {
     for (int64_t i = 0; i < n; i += VL) {
         int64_t w = n - i < VL ? n - i : VL;
-        vf gv = ld_part(g + i, w), uv = ld_part(u + i, w), dv = ld_part(dout + i, w);
-        st_part(dg + i, ld_part(dg + i, w) + dv * uv * vdact(op, gv), w);
-        st_part(du + i, ld_part(du + i, w) + dv * vact(op, gv), w);
+        vf gv = ldn(g + i, w), uv = ldn(u + i, w), dv = ldn(dout + i, w);
+        stn(dg + i, ldn(dg + i, w) + dv * uv * vdact(op, gv), w);
+        stn(du + i, ldn(du + i, w) + dv * vact(op, gv), w);
     }
 }
 
@@ -333,12 +345,12 @@ static void glu_bwd(cf_act_op op, int64_t n, const float *g, const float *u, con
 static void layernorm_fwd(int64_t c, const float *x, const float *w, const float *b, float eps,
                           float *y, float *mean, float *rstd) {
     vf s = {0};
-    for (int64_t i = 0; i < c; i += VL) s += ld_part(x + i, c - i < VL ? c - i : VL);
+    for (int64_t i = 0; i < c; i += VL) s += ldn(x + i, c - i < VL ? c - i : VL);
     float m = hsum(s) / (float)c;
     vf q = {0};
     for (int64_t i = 0; i < c; i += VL) {
         int64_t n = c - i < VL ? c - i : VL;
-        vf d = ld_part(x + i, n) - m;
+        vf d = ldn(x + i, n) - m;
         if (n < VL)
             for (int64_t z = n; z < VL; z++) d[z] = 0;
         q += d * d;
@@ -346,9 +358,9 @@ static void layernorm_fwd(int64_t c, const float *x, const float *w, const float
     float r = 1.0f / sqrtf(hsum(q) / (float)c + eps);
     for (int64_t i = 0; i < c; i += VL) {
         int64_t n = c - i < VL ? c - i : VL;
-        vf v = (ld_part(x + i, n) - m) * r * ld_part(w + i, n);
-        if (b) v += ld_part(b + i, n);
-        st_part(y + i, v, n);
+        vf v = (ldn(x + i, n) - m) * r * ldn(w + i, n);
+        if (b) v += ldn(b + i, n);
+        stn(y + i, v, n);
     }
     *mean = m;
     *rstd = r;
@@ -359,20 +371,20 @@ static void layernorm_bwd(int64_t c, const float *x, const float *w, float mean,
     vf s1 = {0}, s2 = {0};
     for (int64_t i = 0; i < c; i += VL) {
         int64_t n = c - i < VL ? c - i : VL;
-        vf xh = (ld_part(x + i, n) - mean) * rstd;
-        vf d = ld_part(dy + i, n) * ld_part(w + i, n);
+        vf xh = (ldn(x + i, n) - mean) * rstd;
+        vf d = ldn(dy + i, n) * ldn(w + i, n);
         s1 += d;
         s2 += d * xh;
     }
     float m1 = hsum(s1) / (float)c, m2 = hsum(s2) / (float)c;
     for (int64_t i = 0; i < c; i += VL) {
         int64_t n = c - i < VL ? c - i : VL;
-        vf xh = (ld_part(x + i, n) - mean) * rstd;
-        vf g = ld_part(dy + i, n);
-        vf d = g * ld_part(w + i, n);
-        st_part(dx + i, ld_part(dx + i, n) + rstd * (d - m1 - xh * m2), n);
-        st_part(dw + i, ld_part(dw + i, n) + g * xh, n);
-        if (db) st_part(db + i, ld_part(db + i, n) + g, n);
+        vf xh = (ldn(x + i, n) - mean) * rstd;
+        vf g = ldn(dy + i, n);
+        vf d = g * ldn(w + i, n);
+        stn(dx + i, ldn(dx + i, n) + rstd * (d - m1 - xh * m2), n);
+        stn(dw + i, ldn(dw + i, n) + g * xh, n);
+        if (db) stn(db + i, ldn(db + i, n) + g, n);
     }
 }
 
@@ -380,13 +392,13 @@ static void rmsnorm_fwd(int64_t c, const float *x, const float *w, float eps, fl
                         float *rstd) {
     vf s = {0};
     for (int64_t i = 0; i < c; i += VL) {
-        vf v = ld_part(x + i, c - i < VL ? c - i : VL);
+        vf v = ldn(x + i, c - i < VL ? c - i : VL);
         s += v * v;
     }
     float r = 1.0f / sqrtf(hsum(s) / (float)c + eps);
     for (int64_t i = 0; i < c; i += VL) {
         int64_t n = c - i < VL ? c - i : VL;
-        st_part(y + i, ld_part(x + i, n) * r * ld_part(w + i, n), n);
+        stn(y + i, ldn(x + i, n) * r * ldn(w + i, n), n);
     }
     *rstd = r;
 }
@@ -396,15 +408,15 @@ static void rmsnorm_bwd(int64_t c, const float *x, const float *w, float rstd, c
     vf s = {0};
     for (int64_t i = 0; i < c; i += VL) {
         int64_t n = c - i < VL ? c - i : VL;
-        s += ld_part(dy + i, n) * ld_part(w + i, n) * ld_part(x + i, n);
+        s += ldn(dy + i, n) * ldn(w + i, n) * ldn(x + i, n);
     }
     float m = hsum(s) / (float)c;
     float r3 = rstd * rstd * rstd;
     for (int64_t i = 0; i < c; i += VL) {
         int64_t n = c - i < VL ? c - i : VL;
-        vf xv = ld_part(x + i, n), g = ld_part(dy + i, n);
-        st_part(dx + i, ld_part(dx + i, n) + rstd * g * ld_part(w + i, n) - xv * (r3 * m), n);
-        st_part(dw + i, ld_part(dw + i, n) + g * xv * rstd, n);
+        vf xv = ldn(x + i, n), g = ldn(dy + i, n);
+        stn(dx + i, ldn(dx + i, n) + rstd * g * ldn(w + i, n) - xv * (r3 * m), n);
+        stn(dw + i, ldn(dw + i, n) + g * xv * rstd, n);
     }
 }
 
@@ -413,17 +425,15 @@ static void adamw(int64_t n, float *p, const float *g, float *m, float *v, float
     float decay = lr * wd;
     for (int64_t i = 0; i < n; i += VL) {
         int64_t w = n - i < VL ? n - i : VL;
-        vf pv = ld_part(p + i, w), gv = ld_part(g + i, w);
-        vf mv = b1 * ld_part(m + i, w) + (1.0f - b1) * gv;
-        vf vv = b2 * ld_part(v + i, w) + (1.0f - b2) * gv * gv;
+        vf pv = ldn(p + i, w), gv = ldn(g + i, w);
+        vf mv = b1 * ldn(m + i, w) + (1.0f - b1) * gv;
+        vf vv = b2 * ldn(v + i, w) + (1.0f - b2) * gv * gv;
         pv = pv - decay * pv;
         vf vh = vv / bc2;
-        vf den = {0};
-        for (int q = 0; q < VL; q++) den[q] = sqrtf(vh[q]);
-        pv = pv - lr * (mv / bc1) / (den + eps);
-        st_part(p + i, pv, w);
-        st_part(m + i, mv, w);
-        st_part(v + i, vv, w);
+        pv = pv - lr * (mv / bc1) / (vsqrt(vh) + eps);
+        stn(p + i, pv, w);
+        stn(m + i, mv, w);
+        stn(v + i, vv, w);
     }
 }
 
