@@ -1,9 +1,12 @@
 // A small pthread pool owned by a context. cf__pool_run(fn) runs fn on every thread (the caller
-// is thread 0) and waits; workers spin for a short while after each job, since jobs come in quick
-// succession during decoding, then sleep on a condition variable.
+// is thread 0) and waits. Jobs come in quick succession (a decode step is ~150 of them), so both
+// sides spin briefly before they block: workers waiting for the next job, the caller waiting for
+// the workers to finish. Blocking matters when the machine is oversubscribed: a caller that only
+// spun could hold a core the last worker needs for a whole scheduler time slice.
 //
-// Locking: one mutex, held only to publish a new job generation or to go to sleep; jobs run
-// without it. No nested runs: a task must not call cf__pool_run.
+// Locking: one mutex, held only to publish a new job generation, to go to sleep, or for the last
+// worker of a job to wake a sleeping caller; jobs run without it. No nested runs: a task must not
+// call cf__pool_run.
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -20,7 +23,8 @@ struct cf_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;       // workers wait here for a new generation
+    pthread_cond_t done_cv;  // the caller waits here for pending to reach 0
     atomic_uint gen;      // job generation; bumped (under mu) to start a job
     atomic_int pending;   // workers still inside the current job
     atomic_int quit;
@@ -62,7 +66,11 @@ static void *worker(void *v) {
         if (atomic_load(&p->quit)) break;
         seen = g;
         p->fn(ith, p->n, p->arg);
-        atomic_fetch_sub(&p->pending, 1);
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {  // the last one out wakes the caller
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
     return NULL;
 }
@@ -73,6 +81,7 @@ cf_pool *cf__pool_create(int n) {
     p->n = n;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     if (n > 1) {
         p->threads = cf__calloc((size_t)n, sizeof(pthread_t));
         if (!p->threads) goto fail;
@@ -91,6 +100,7 @@ cf_pool *cf__pool_create(int n) {
 fail:
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->done_cv);
     cf__free(p);
     return NULL;
 }
@@ -108,7 +118,13 @@ void cf__pool_run(cf_pool *p, cf_task_fn fn, void *arg) {
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     fn(0, p->n, arg);
-    while (atomic_load(&p->pending) > 0) cpu_relax();
+    for (int i = 0; atomic_load(&p->pending) > 0 && i < SPIN_CHECKS; i++)
+        for (int j = 0; j < 16; j++) cpu_relax();
+    if (atomic_load(&p->pending) > 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done_cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 int cf__pool_size(const cf_pool *p) { return p->n; }
@@ -123,5 +139,6 @@ void cf__pool_free(cf_pool *p) {
     cf__free(p->threads);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->done_cv);
     cf__free(p);
 }
