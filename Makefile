@@ -28,7 +28,7 @@ CFLAGS  += -std=c11 $(OPT) -g $(WARN) -fPIC -fvisibility=hidden -DCF_BUILD_SHARE
 # Kernel files: GNU C (vector extensions), higher optimisation, contraction to FMA; no -Ofast.
 KFLAGS  := $(filter-out -std=c11 -Wconversion $(OPT),$(CFLAGS)) -std=gnu11 -O3 \
            -ffp-contract=fast -fno-math-errno
-LDLIBS  := $(DEPS_LIBS) -lm -lpthread $(SAN)
+LDLIBS  := $(DEPS_LIBS) -lm -lpthread -ldl $(SAN)
 
 ARCH := $(shell uname -m)
 

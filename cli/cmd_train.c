@@ -208,7 +208,8 @@ int cmd_train(int argc, char **argv) {
         cf_step_stats ss;
         if ((st = cf_trainer_step(tr, &ss)) != CF_OK) goto fail;
         ema = ema == 0 ? ss.seconds : 0.9 * ema + 0.1 * ss.seconds;
-        bool eval = tp.eval_every > 0 && (ss.step % tp.eval_every == 0 || ss.step == tp.max_steps);
+        bool eval = tp.eval_every > 0 && tp.val_fraction > 0 &&
+                    (ss.step % tp.eval_every == 0 || ss.step == tp.max_steps);
         if (eval) {
             if ((st = cf_trainer_eval(tr, &last_val)) != CF_OK) goto fail;
         }

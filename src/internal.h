@@ -175,6 +175,7 @@ struct cf_ctx {
     int n_threads;
     float *scratch;        // per-thread GEMM packing buffers, n_threads * scratch_floats
     size_t scratch_floats;
+    const struct cf_blas *blas;  // an external SGEMM for large products, or NULL
     char errmsg[1024];
 };
 

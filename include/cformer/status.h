@@ -44,6 +44,8 @@ typedef struct cf_ctx_params {
     int n_threads;    // 0: CF_NUM_THREADS from the environment, else the number of cores
     const char *isa;  // NULL: CF_ISA from the environment, else the best the CPU supports;
                       // "ref", "avx2" or "avx512" force a kernel set
+    const char *blas; // NULL: CF_BLAS from the environment; "openblas" hands large GEMMs to
+                      // OpenBLAS loaded at run time (when installed); "none" or "": never
 } cf_ctx_params;
 
 CF_API cf_ctx_params cf_ctx_default_params(void);
@@ -59,6 +61,8 @@ CF_API const char *cf_errmsg(const cf_ctx *ctx);
 
 // Name of the kernel set in use ("ref", "avx2", "avx512"). Static string.
 CF_API const char *cf_ctx_isa(const cf_ctx *ctx);
+// Name of the external BLAS in use ("openblas"), or NULL when cformer's own GEMM does all.
+CF_API const char *cf_ctx_blas(const cf_ctx *ctx);
 CF_API int cf_ctx_n_threads(const cf_ctx *ctx);
 
 // Replaces the allocator used by every cformer allocation (process wide; call before creating

@@ -87,6 +87,11 @@ cf_status cf_ctx_create(const cf_ctx_params *params, cf_ctx **out) {
     ctx->scratch_floats = cf__gemm_scratch_floats(k);
     ctx->scratch = cf__malloc(ctx->scratch_floats * sizeof(float) * (size_t)n);
     ctx->pool = cf__pool_create(n);
+    const char *blas = p.blas ? p.blas : getenv("CF_BLAS");
+    if (blas && !strcmp(blas, "openblas") && strcmp(k->name, "ref")) {
+        ctx->blas = cf__blas_load(&cpu);
+        if (ctx->blas && ctx->blas->set_threads) ctx->blas->set_threads(n);
+    }
     if (!ctx->scratch || !ctx->pool) {
         cf_ctx_free(ctx);
         return CF_ERR_NOMEM;
@@ -103,4 +108,5 @@ void cf_ctx_free(cf_ctx *ctx) {
 }
 
 const char *cf_ctx_isa(const cf_ctx *ctx) { return ctx->k->name; }
+const char *cf_ctx_blas(const cf_ctx *ctx) { return ctx->blas ? ctx->blas->name : NULL; }
 int cf_ctx_n_threads(const cf_ctx *ctx) { return ctx->n_threads; }

@@ -171,6 +171,13 @@ void cf__gemm(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, fl
     const cf_kernels *k = ctx->k;
     int nth = ctx->n_threads;
     double flops = 2.0 * (double)M * (double)N * (double)K;
+    // An external BLAS takes the large products (sizes fit its int arguments by construction:
+    // every dimension comes from a validated config).
+    if (ctx->blas && M > 1 && flops >= 4e7 && M < INT32_MAX && N < INT32_MAX && K < INT32_MAX) {
+        ctx->blas->sgemm(101, ta ? 112 : 111, tb ? 112 : 111, (int)M, (int)N, (int)K, alpha, A,
+                         (int)lda, B, (int)ldb, beta, C, (int)ldc);  // row-major
+        return;
+    }
     if (M == 1 && K > 0 && N > 0 && (alpha == 1.0f) && (!ta || lda == 1)) {
         gemv_job g = {k, tb, N, K, A, B, ldb, beta, C};
         if (flops < 1e5 || nth == 1) gemv_task(0, 1, &g);

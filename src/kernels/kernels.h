@@ -75,6 +75,21 @@ const cf_kernels *cf__kernels_avx512(void);  // NULL when not built
 // named one is unknown or unsupported here.
 const cf_kernels *cf__kernels_select(const cf_cpu *cpu, const char *isa);
 
+// ---- an external BLAS (kernels/blas.c) ----
+//
+// OpenBLAS, loaded at run time with dlopen when asked for (CF_BLAS=openblas or
+// cf_ctx_params.blas) and present; large GEMMs then go to its cblas_sgemm. Loading sets
+// OPENBLAS_CORETYPE (unless the user did) to the core this CPU is, since Debian's OpenBLAS 0.3.21
+// does not recognise recent CPUs and would fall back to a generic kernel.
+typedef struct cf_blas {
+    const char *name;
+    void (*sgemm)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+    void (*set_threads)(int n);
+} cf_blas;
+// The process-wide BLAS handle (loaded once, never unloaded), or NULL when unavailable.
+const cf_blas *cf__blas_load(const cf_cpu *cpu);
+
 // ---- threaded drivers (kernels/gemm.c) ----
 
 // Floats of per-thread scratch the GEMM driver needs for packing with table k.
