@@ -1,6 +1,7 @@
 // Text generation: prompt -> tokens -> prefill -> sample/decode loop with streaming output,
 // stop strings (text is held back only while it could still begin one), end-of-sequence, and
 // timing statistics.
+#include <math.h>
 #include <string.h>
 
 #include "../internal.h"
@@ -94,7 +95,10 @@ cf_status cf_generate(cf_session *s, cf_tokenizer *tok, const char *prompt,
     local.prompt_seconds = t1 - t0;
     int32_t eos = cf_tokenizer_eos(tok);
     bool stopped = false;
+    int32_t tv = cf_tokenizer_vocab_size(tok);
     for (int32_t i = 0; i < p->max_tokens && !stopped; i++) {
+        // Ids past the tokenizer's vocabulary (a model's padded embedding rows) have no text.
+        for (int32_t v = tv; v < V; v++) logits[v] = -INFINITY;
         int32_t id = cf_sampler_sample(smp, logits, toks, n);
         if (p->stop_at_eos && eos >= 0 && id == eos) {
             local.stop_reason = "eos";
