@@ -182,7 +182,8 @@ fuzz-replay:
 ifneq ($(HAVE_LIBFUZZER),)
 	$(MAKE) --no-print-directory fuzz
 	@for f in $(FUZZ_NAMES); do \
-	    ./build/fuzz/$$f -runs=0 tests/fuzz/corpus/$$f/ > build/fuzz/$$f.log 2>&1 \
+	    ./build/fuzz/$$f -runs=0 -artifact_prefix=build/fuzz/ tests/fuzz/corpus/$$f/ \
+	        > build/fuzz/$$f.log 2>&1 \
 	        || { cat build/fuzz/$$f.log; echo "fuzz replay failed: $$f"; exit 1; }; \
 	    echo "replayed tests/fuzz/corpus/$$f: $$(ls tests/fuzz/corpus/$$f | wc -l) inputs, ok"; \
 	done

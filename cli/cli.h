@@ -8,7 +8,7 @@
 
 #include "cformer/cformer.h"
 
-typedef enum { OPT_FLAG, OPT_STR, OPT_INT, OPT_FLOAT, OPT_MULTI } opt_kind;
+typedef enum { OPT_FLAG, OPT_STR, OPT_INT, OPT_FLOAT, OPT_MULTI, OPT_U64 } opt_kind;
 
 typedef struct cli_opt {
     const char *name;     // long name without "--"
@@ -18,7 +18,8 @@ typedef struct cli_opt {
     // filled by cli_parse:
     bool set;
     const char *str;
-    long long i;
+    long long i;           // OPT_INT: within the int32 range
+    unsigned long long u;  // OPT_U64
     double f;
     const char *multi[16];  // OPT_MULTI: up to 16 values, NULL terminated
     int n_multi;

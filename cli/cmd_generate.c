@@ -23,7 +23,7 @@ int cmd_generate(int argc, char **argv) {
         {"top-p", OPT_FLOAT, "P", "nucleus sampling, 1 = off (default 0.95)"},
         {"min-p", OPT_FLOAT, "P", "drop tokens below P x the best one's probability (0.05)"},
         {"repeat-penalty", OPT_FLOAT, "R", "penalise the last 64 tokens, 1 = off (default 1)"},
-        {"seed", OPT_INT, "S", "random seed (default 0)"},
+        {"seed", OPT_U64, "S", "random seed (default 0)"},
         {"stop", OPT_MULTI, "TEXT", "stop before this text (repeatable)"},
         {"no-bos", OPT_FLAG, NULL, "do not start the prompt with the BOS token"},
         {"ignore-eos", OPT_FLAG, NULL, "keep generating after end-of-sequence"},
@@ -49,7 +49,7 @@ int cmd_generate(int argc, char **argv) {
     if ((o = cli_get(opts, "top-p"))->set) gp.sampler.top_p = (float)o->f;
     if ((o = cli_get(opts, "min-p"))->set) gp.sampler.min_p = (float)o->f;
     if ((o = cli_get(opts, "repeat-penalty"))->set) gp.sampler.repeat_penalty = (float)o->f;
-    if ((o = cli_get(opts, "seed"))->set) gp.sampler.seed = (uint64_t)o->i;
+    if ((o = cli_get(opts, "seed"))->set) gp.sampler.seed = o->u;
     if ((o = cli_get(opts, "stop"))->set) gp.stop = o->multi;
     gp.add_bos = !cli_get(opts, "no-bos")->set;
     gp.stop_at_eos = !cli_get(opts, "ignore-eos")->set;

@@ -67,8 +67,21 @@ bool cli_parse(int argc, char **argv, cli_opt *opts, const char *usage, const ch
         switch (o->kind) {
         case OPT_INT:
             o->i = strtoll(val, &end, 10);
+            if (!*val || *end || errno || o->i < -2147483647LL - 1 || o->i > 2147483647LL) {
+                fprintf(stderr, "cformer: --%s: '%s' is not an integer in the 32-bit range\n",
+                        name, val);
+                return false;
+            }
+            break;
+        case OPT_U64:
+            if (*val == '-') {
+                fprintf(stderr, "cformer: --%s: '%s' must not be negative\n", name, val);
+                return false;
+            }
+            o->u = strtoull(val, &end, 10);
             if (!*val || *end || errno) {
-                fprintf(stderr, "cformer: --%s: '%s' is not an integer\n", name, val);
+                fprintf(stderr, "cformer: --%s: '%s' is not a 64-bit unsigned integer\n", name,
+                        val);
                 return false;
             }
             break;

@@ -38,8 +38,8 @@ CF_API cf_status cf_tokenizer_encode(cf_tokenizer *t, const char *text, size_t l
 
 // The bytes that token id adds to the text when it follows token prev (-1 at the start):
 // written into buf (cap bytes), *n_out set to their count. Special tokens give no bytes.
-// Returns CF_ERR_RANGE for an id out of range or a too small buffer (64 bytes always suffice
-// for byte and llama2.c tokenizers; *n_out says how much is needed).
+// Returns CF_ERR_RANGE for an id out of range, or for a buffer smaller than the piece, with
+// *n_out set to the bytes needed (pieces can be long: size buf from *n_out and call again).
 CF_API cf_status cf_tokenizer_decode_piece(cf_tokenizer *t, int32_t prev, int32_t id, char *buf,
                                            size_t cap, size_t *n_out);
 

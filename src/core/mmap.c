@@ -75,6 +75,7 @@ cf_status cf__file_read(cf_ctx *ctx, const char *path, size_t max_size, char **o
     for (;;) {
         if (len == cap) {
             if (cap >= max_size) {
+                if (fgetc(fp) == EOF && !ferror(fp)) break;  // exactly max_size bytes: fine
                 fclose(fp);
                 cf__free(buf);
                 return CF_ERR(ctx, CF_ERR_FORMAT, "%s: larger than the %zu-byte limit", path,

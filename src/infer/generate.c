@@ -107,11 +107,10 @@ cf_status cf_generate(cf_session *s, cf_tokenizer *tok, const char *prompt,
         int32_t prev = toks[n - 1];
         toks[n++] = id;
         local.n_generated++;
-        char piece[256];
+        // Decode straight into the pending buffer, growing it when a piece is longer.
         size_t pl;
-        if ((st = cf_tokenizer_decode_piece(tok, prev, id, piece, sizeof piece, &pl)) != CF_OK)
-            goto done;
-        if (pend_len + pl > pend_cap) {
+        st = cf_tokenizer_decode_piece(tok, prev, id, pending + pend_len, pend_cap - pend_len, &pl);
+        if (st == CF_ERR_RANGE && pl > pend_cap - pend_len) {
             while (pend_len + pl > pend_cap) pend_cap *= 2;
             char *np = cf__realloc(pending, pend_cap);
             if (!np) {
@@ -119,8 +118,10 @@ cf_status cf_generate(cf_session *s, cf_tokenizer *tok, const char *prompt,
                 goto done;
             }
             pending = np;
+            st = cf_tokenizer_decode_piece(tok, prev, id, pending + pend_len, pend_cap - pend_len,
+                                           &pl);
         }
-        memcpy(pending + pend_len, piece, pl);
+        if (st != CF_OK) goto done;
         pend_len += pl;
         int64_t at = find_stop(pending, pend_len, p->stop);
         size_t emit = pend_len - held_back(pending, pend_len, p->stop);

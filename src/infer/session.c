@@ -30,6 +30,7 @@ cf_status cf_session_create(cf_model *m, int n_ctx, int max_chunk, cf_session **
     if (n_ctx > c->n_ctx)
         return CF_ERR(ctx, CF_ERR_INVALID_ARG, "context of %d exceeds the model's n_ctx = %d",
                       n_ctx, c->n_ctx);
+    CF_TRY(cf__model_positions(m, n_ctx));
     if (max_chunk <= 0) max_chunk = 256;
     if (max_chunk > n_ctx) max_chunk = n_ctx;
     cf_session *s = cf__calloc(1, sizeof *s);

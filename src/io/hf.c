@@ -8,6 +8,7 @@
 // F32 weights whose layout allows it stay in the memory-mapped file: a Conv1D weight becomes a
 // transposed view, a slice of c_attn a strided view. Other dtypes are converted to F32.
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +83,9 @@ static bool get_int(cf_ctx *ctx, const char *path, const cJSON *o, const char *k
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j || cJSON_IsNull(j)) return true;
     if (cJSON_IsArray(j) && cJSON_GetArraySize(j) > 0) j = j->child;  // e.g. eos_token_id lists
-    if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int64_t)j->valuedouble ||
-        j->valuedouble < -2147483648.0 || j->valuedouble > 2147483647.0) {
+    // Range first: converting an out-of-range double to an integer is undefined.
+    if (!cJSON_IsNumber(j) || !(j->valuedouble >= -2147483648.0 && j->valuedouble <= 2147483647.0) ||
+        j->valuedouble != (double)(int32_t)j->valuedouble) {
         *st = CF_FORMAT_ERR(ctx, "%s: field '%s' is not an integer", path, key);
         return false;
     }
@@ -106,8 +108,8 @@ static bool get_float(cf_ctx *ctx, const char *path, const cJSON *o, const char 
                       cf_status *st) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j || cJSON_IsNull(j)) return true;
-    if (!cJSON_IsNumber(j)) {
-        *st = CF_FORMAT_ERR(ctx, "%s: field '%s' is not a number", path, key);
+    if (!cJSON_IsNumber(j) || !isfinite((float)j->valuedouble)) {
+        *st = CF_FORMAT_ERR(ctx, "%s: field '%s' is not a finite float32 number", path, key);
         return false;
     }
     *v = (float)j->valuedouble;
@@ -477,7 +479,7 @@ cf_status cf__load_weights_st(cf_model *m, cf_safetensors *st, cf_family fam) {
         memset(&st->file, 0, sizeof st->file);
         m->mapped = true;
     } else {
-        CF_TRY(cf__model_alloc_slab(m));
+        if ((s = cf__model_alloc_slab(m)) != CF_OK) goto done;
         for (int i = 0; i < m->n_params && s == CF_OK; i++) {
             cf_weight *w = m->params[i].w;
             const cf_st_tensor *t = src[i];

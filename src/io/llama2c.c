@@ -40,7 +40,7 @@ cf_status cf__llama2c_check(cf_ctx *ctx, const char *path, const uint8_t *buf, s
             return CF_FORMAT_ERR(ctx, "%s: truncated header (%zu bytes, need 28)", path, size);
     int32_t dim = h[0], hidden = h[1], L = h[2], H = h[3], KVH = h[4], V = h[5], T = h[6];
     bool shared = V > 0;
-    if (V < 0) V = -V;
+    if (V < 0 && V != INT32_MIN) V = -V;  // INT32_MIN stays negative and is rejected below
     if (dim <= 0 || hidden <= 0 || L <= 0 || H <= 0 || KVH <= 0 || V <= 0 || T <= 0)
         return CF_FORMAT_ERR(ctx, "%s: header has a non-positive size (dim %d, hidden %d, layers %d, "
                              "heads %d, kv heads %d, vocab %d, seq_len %d)",

@@ -75,10 +75,15 @@ cf_status cf__st_parse(cf_ctx *ctx, const char *path, const uint8_t *buf, size_t
     if (hlen < 2) return CF_FORMAT_ERR(ctx, "%s: header of %llu bytes", path, (unsigned long long)hlen);
     const char *hdr = (const char *)buf + 8;
     if (hdr[0] != '{') return CF_FORMAT_ERR(ctx, "%s: header does not start with '{'", path);
-    root = cJSON_ParseWithLength(hdr, (size_t)hlen);
+    const char *json_end = NULL;
+    root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &json_end, 0);
     if (!root || !cJSON_IsObject(root))
         FAIL("%s: header is not valid JSON (near byte %td)", path,
              cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - hdr + 8 : (ptrdiff_t)8);
+    // After the JSON object only padding (whitespace) may follow inside the header.
+    for (const char *c = json_end; c && c < hdr + hlen; c++)
+        if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r')
+            FAIL("%s: bytes after the JSON header at byte %td", path, c - hdr + 8);
     const uint8_t *data = buf + 8 + hlen;
     size_t data_size = size - 8 - (size_t)hlen;
     int n = 0, nmeta = 0;

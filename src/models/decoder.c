@@ -56,6 +56,8 @@ static cf_tensor *mlp_block(cf_graph *g, const cf_model *m, int l, cf_tensor *h)
 cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, int64_t B,
                              int64_t T, const int64_t *rows, int64_t n_rows) {
     const cf_config *c = &m->cfg;
+    CF_ASSERT(g->pos0 + T <= (c->pos == CF_POS_ROPE || c->pos == CF_POS_SINUSOIDAL ? m->pos_len
+                                                                                     : c->n_ctx));
     cf_tensor *x = cf__embed(g, &m->wte, c->pos == CF_POS_LEARNED ? &m->wpe : NULL,
                              c->pos == CF_POS_SINUSOIDAL ? m->sinus : NULL, tokens, B, T,
                              g->pos0);

@@ -98,7 +98,7 @@ cf_status cf_config_finish(cf_ctx *ctx, cf_config *c) {
     if (c->pos == CF_POS_SINUSOIDAL && c->n_embd % 2)
         return BAD("n_embd = %d must be even for sinusoidal positions", c->n_embd);
     if (!(c->norm_eps > 0.0f) || c->norm_eps > 1.0f) return BAD("norm_eps = %g", c->norm_eps);
-    if (c->pos == CF_POS_ROPE && !(c->rope_theta > 1.0f))
+    if (c->pos == CF_POS_ROPE && !(c->rope_theta > 1.0f && isfinite(c->rope_theta)))
         return BAD("rope_theta = %g", c->rope_theta);
     if (c->bos_id < -1 || c->bos_id >= c->vocab_size) return BAD("bos_id = %d", c->bos_id);
     if (c->eos_id < -1 || c->eos_id >= c->vocab_size) return BAD("eos_id = %d", c->eos_id);
@@ -303,35 +303,60 @@ cf_param *cf__model_param(cf_model *m, const char *name) {
     return NULL;
 }
 
-cf_status cf__model_finish(cf_model *m) {
+// Position tables (RoPE cos/sin, sinusoidal) cover the first pos_len positions and grow on
+// demand up to n_ctx, so their size follows what is used rather than what a file declares.
+cf_status cf__model_positions(cf_model *m, int64_t n) {
     const cf_config *c = &m->cfg;
-    if (m->cfg.tie_embeddings) m->lm_head = m->wte;
-    if (c->pos == CF_POS_ROPE && !m->rope) {
+    if (n > c->n_ctx) n = c->n_ctx;
+    if (n <= m->pos_len || (c->pos != CF_POS_ROPE && c->pos != CF_POS_SINUSOIDAL)) {
+        if (n > m->pos_len) m->pos_len = n;
+        return CF_OK;
+    }
+    if (c->pos == CF_POS_ROPE) {
         int64_t half = c->head_dim / 2;
-        m->rope = cf__malloc((size_t)c->n_ctx * (size_t)half * 2 * sizeof(float));
-        if (!m->rope) return CF_NOMEM(m->ctx);
+        float *t = cf__malloc((size_t)n * (size_t)half * 2 * sizeof(float));
+        if (!t) return CF_NOMEM(m->ctx);
         for (int64_t i = 0; i < half; i++) {
             // As Hugging Face and llama2.c compute it: the frequency and the angle in float32.
             float inv_freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->head_dim);
-            for (int64_t p = 0; p < c->n_ctx; p++) {
+            for (int64_t p = 0; p < n; p++) {
                 float ang = (float)p * inv_freq;
-                m->rope[(p * half + i) * 2] = (float)cos((double)ang);
-                m->rope[(p * half + i) * 2 + 1] = (float)sin((double)ang);
+                t[(p * half + i) * 2] = (float)cos((double)ang);
+                t[(p * half + i) * 2 + 1] = (float)sin((double)ang);
             }
         }
-    }
-    if (c->pos == CF_POS_SINUSOIDAL && !m->sinus) {
+        cf__free(m->rope);
+        m->rope = t;
+    } else {
         int64_t C = c->n_embd;
-        m->sinus = cf__malloc((size_t)c->n_ctx * (size_t)C * sizeof(float));
-        if (!m->sinus) return CF_NOMEM(m->ctx);
-        for (int64_t p = 0; p < c->n_ctx; p++)
+        float *t = cf__malloc((size_t)n * (size_t)C * sizeof(float));
+        if (!t) return CF_NOMEM(m->ctx);
+        for (int64_t p = 0; p < n; p++)
             for (int64_t i = 0; i < C / 2; i++) {
                 double ang = (double)p / pow(10000.0, (double)(2 * i) / (double)C);
-                m->sinus[p * C + 2 * i] = (float)sin(ang);
-                m->sinus[p * C + 2 * i + 1] = (float)cos(ang);
+                t[p * C + 2 * i] = (float)sin(ang);
+                t[p * C + 2 * i + 1] = (float)cos(ang);
             }
+        cf__free(m->sinus);
+        m->sinus = t;
     }
+    m->pos_len = n;
     return CF_OK;
+}
+
+cf_status cf__model_finish(cf_model *m) {
+    if (m->cfg.tie_embeddings) m->lm_head = m->wte;
+    // A first table for up to 1024 positions, kept within the size of the weights (plus 1 MiB)
+    // so that a small file cannot make the loader allocate gigabytes; sessions and trainers grow
+    // it to the positions they use.
+    const cf_config *c = &m->cfg;
+    int64_t per_pos = c->pos == CF_POS_ROPE ? c->head_dim : c->pos == CF_POS_SINUSOIDAL ? c->n_embd : 0;
+    int64_t n = c->n_ctx < 1024 ? c->n_ctx : 1024;
+    if (per_pos > 0) {
+        int64_t budget = cf_model_n_params(m) + (1 << 18);
+        if (n * per_pos > budget) n = budget / per_pos > 1 ? budget / per_pos : 1;
+    }
+    return cf__model_positions(m, n);
 }
 
 static void init_weights(cf_model *m, uint64_t seed) {
@@ -402,8 +427,11 @@ cf_status cf_model_memory(cf_model *m, int n_ctx, int chunk, int batch, int seq_
     out->weight_bytes = cf_model_n_params(m) * 4;
     int64_t kvd = (int64_t)c->n_kv_heads * c->head_dim;
     out->kv_bytes = 2 * (int64_t)c->n_layers * n_ctx * kvd * 4;
-    int32_t *zeros = cf__calloc((size_t)(chunk > seq_len * batch ? chunk : seq_len * batch) + 1,
-                                sizeof(int32_t));
+    if (batch < 0 || seq_len < 0 || (int64_t)batch * seq_len > ((int64_t)1 << 30))
+        return CF_ERR(m->ctx, CF_ERR_INVALID_ARG, "training shape %d x %d is out of range", batch,
+                      seq_len);
+    int64_t bt = (int64_t)batch * seq_len;
+    int32_t *zeros = cf__calloc((size_t)(chunk > bt ? chunk : bt) + 1, sizeof(int32_t));
     if (!zeros) return CF_NOMEM(m->ctx);
     cf_graph g;
     cf__graph_init(&g, m->ctx);
@@ -447,6 +475,7 @@ cf_status cf_model_forward(cf_model *m, const int32_t *tokens, int B, int T, flo
         return CF_ERR(ctx, CF_ERR_INVALID_ARG, "T = %d exceeds the model's n_ctx = %d", T,
                       m->cfg.n_ctx);
     CF_TRY(cf__check_tokens(ctx, tokens, (int64_t)B * T, m->cfg.vocab_size));
+    CF_TRY(cf__model_positions(m, T));
     cf_graph g;
     cf__graph_init(&g, ctx);
     cf__graph_begin(&g, false, true);

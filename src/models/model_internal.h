@@ -34,8 +34,9 @@ struct cf_model {
     cf_layer *layers;                // (L)
     cf_param *params;
     int n_params;
-    float *rope;                     // (n_ctx, D/2, 2): cos, sin per position and frequency
-    float *sinus;                    // (n_ctx, C): fixed sinusoidal positions
+    float *rope;                     // (pos_len, D/2, 2): cos, sin per position and frequency
+    float *sinus;                    // (pos_len, C): fixed sinusoidal positions
+    int64_t pos_len;                 // positions the tables cover (<= n_ctx)
     float *slab;                     // owned weight storage (NULL when all views are mapped)
     size_t slab_floats;
     cf_file file;                    // the mapped file the views point into, if any
@@ -53,8 +54,12 @@ cf_status cf__model_alloc_slab(cf_model *m);
 // Makes the weights a compact owned slab (copying from a mapping or strided views), so they
 // can be trained and saved. No-op when already so.
 cf_status cf__model_make_writable(cf_model *m);
-// Computes the RoPE / sinusoidal tables. Called once weights and config are set.
+// Finishes a model whose weights and config are set: ties the output, computes a first
+// position table (bounded by the size of the weights).
 cf_status cf__model_finish(cf_model *m);
+// Grows the position tables to cover n positions (at most n_ctx). Every entry point that runs
+// the forward on more positions calls this first; cf__model_forward asserts it.
+cf_status cf__model_positions(cf_model *m, int64_t n);
 // Sets every registered weight's grad pointer into grads (a slab laid out as the weights).
 void cf__model_set_grads(cf_model *m, float *grads);
 // Offset in floats of a registered weight inside the slab.

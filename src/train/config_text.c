@@ -90,7 +90,7 @@ static bool set_value(const key *k, void *base, const char *v) {
     }
     case K_F32: {
         double x = strtod(v, &end);
-        if (*end || errno || !isfinite(x)) return false;
+        if (*end || errno || !isfinite(x) || !isfinite((float)x)) return false;
         float y = (float)x;
         memcpy(p, &y, sizeof y);
         return true;

@@ -84,6 +84,7 @@ cf_status cf_trainer_create(cf_model *m, const cf_train_params *p, cf_trainer **
     cf_ctx *ctx = m->ctx;
     CF_TRY(check_params(ctx, p, &m->cfg));
     CF_TRY(cf__model_make_writable(m));
+    CF_TRY(cf__model_positions(m, p->seq_len));
     cf_trainer *t = cf__calloc(1, sizeof *t);
     if (!t) return CF_NOMEM(ctx);
     t->m = m;
