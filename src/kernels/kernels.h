@@ -19,6 +19,12 @@ typedef enum cf_act_op {
     CF_OP_SILU = 3,
 } cf_act_op;
 
+typedef struct cf_adamw_hp {
+    float lr, b1, b2, eps, wd;
+    float bc1, bc2;  // bias corrections 1 - b1^t, 1 - b2^t
+    float gscale;    // multiplies the gradient (clipping); 1 when not clipping
+} cf_adamw_hp;
+
 typedef struct cf_kernels {
     const char *name;
     int mr, nr;      // GEMM micro-tile (rows of A, columns of B)
@@ -62,10 +68,11 @@ typedef struct cf_kernels {
     void (*rmsnorm_bwd)(int64_t c, const float *x, const float *w, float rstd, const float *dy,
                         float *dx, float *dw);
 
-    // AdamW on n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-    // p -= lr * (m / bc1 / (sqrt(v / bc2) + eps) + wd * p). Matches torch.optim.AdamW.
-    void (*adamw)(int64_t n, float *p, const float *g, float *m, float *v, float lr, float b1,
-                  float b2, float eps, float wd, float bc1, float bc2);
+    // AdamW on n parameters with g' = gscale * g (gradient clipping folded in):
+    // p -= lr wd p; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
+    // p -= lr (m / bc1) / (sqrt(v / bc2) + eps). Matches torch.optim.AdamW.
+    void (*adamw)(int64_t n, float *p, const float *g, float *m, float *v,
+                  const struct cf_adamw_hp *hp);
 } cf_kernels;
 
 const cf_kernels *cf__kernels_ref(void);

@@ -195,16 +195,14 @@ typedef struct adam_job {
     const cf_kernels *k;
     float *p, *g, *m, *v;
     int64_t n;
-    float lr, b1, b2, eps, wd, bc1, bc2;
+    cf_adamw_hp hp;
 } adam_job;
 
 static void adam_task(int ith, int nth, void *arg) {
     const adam_job *j = arg;
     int64_t lo, hi;
     cf__split(j->n, 64, ith, nth, &lo, &hi);
-    if (lo < hi)
-        j->k->adamw(hi - lo, j->p + lo, j->g + lo, j->m + lo, j->v + lo, j->lr, j->b1, j->b2,
-                    j->eps, j->wd, j->bc1, j->bc2);
+    if (lo < hi) j->k->adamw(hi - lo, j->p + lo, j->g + lo, j->m + lo, j->v + lo, &j->hp);
 }
 
 // Whole-slab passes, threaded over fixed chunks so the result does not depend on the thread
@@ -265,10 +263,8 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
     }
     // Global gradient norm (double, fixed order) and clipping.
     float norm = (float)sqrt(grad_sumsq(t));
-    if (p->grad_clip > 0.0f && norm > p->grad_clip) {
-        float s = p->grad_clip / norm;
-        ctx->k->scale((int64_t)m->slab_floats, s, t->grads);
-    }
+    // Clipping scales the gradient inside the AdamW pass, saving a pass over the slab.
+    float gscale = p->grad_clip > 0.0f && norm > p->grad_clip ? p->grad_clip / norm : 1.0f;
     float lr = cf_trainer_lr_at(t, t->step);
     int64_t step1 = t->step + 1;
     float bc1 = 1.0f - powf(p->beta1, (float)step1), bc2 = 1.0f - powf(p->beta2, (float)step1);
@@ -276,8 +272,9 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
         cf_param *pr = &m->params[i];
         size_t off = cf__weight_offset(m, pr->w);
         adam_job j = {ctx->k, pr->w->data, t->grads + off, t->mom + off, t->vel + off,
-                      cf__weight_numel(pr->w), lr, p->beta1, p->beta2, p->eps,
-                      pr->decay ? p->weight_decay : 0.0f, bc1, bc2};
+                      cf__weight_numel(pr->w),
+                      {lr, p->beta1, p->beta2, p->eps, pr->decay ? p->weight_decay : 0.0f, bc1, bc2,
+                       gscale}};
         if (j.n > 16384 && ctx->n_threads > 1) cf__pool_run(ctx->pool, adam_task, &j);
         else adam_task(0, 1, &j);
     }

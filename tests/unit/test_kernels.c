@@ -215,8 +215,9 @@ static void test_vector_kernels(void) {
                 ma[i] = mb[i] = 0.01f * y[i];
                 va[i] = vb[i] = 0.001f * fabsf(bb[i]);
             }
-            ref->adamw(n, pa, x, ma, va, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.19f, 0.0975f);
-            k->adamw(n, pb, x, mb, vb, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.19f, 0.0975f);
+            cf_adamw_hp hp = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.19f, 0.0975f, 0.7f};
+            ref->adamw(n, pa, x, ma, va, &hp);
+            k->adamw(n, pb, x, mb, vb, &hp);
             check_vec("adamw p", k, pb, pa, n, 1e-12);
             check_vec("adamw m", k, mb, ma, n, 1e-12);
             check_vec("adamw v", k, vb, va, n, 1e-12);

@@ -186,16 +186,16 @@ static void rmsnorm_bwd(int64_t c, const float *x, const float *w, float rstd, c
     }
 }
 
-static void adamw(int64_t n, float *p, const float *g, float *m, float *v, float lr, float b1,
-                  float b2, float eps, float wd, float bc1, float bc2) {
+static void adamw(int64_t n, float *p, const float *g, float *m, float *v, const cf_adamw_hp *hp) {
     for (int64_t i = 0; i < n; i++) {
         // torch.optim.AdamW: decay first, then the Adam update with bias corrections.
-        p[i] -= lr * wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        float mh = m[i] / bc1;
-        float vh = v[i] / bc2;
-        p[i] -= lr * mh / (sqrtf(vh) + eps);
+        float gi = g[i] * hp->gscale;
+        p[i] -= hp->lr * hp->wd * p[i];
+        m[i] = hp->b1 * m[i] + (1.0f - hp->b1) * gi;
+        v[i] = hp->b2 * v[i] + (1.0f - hp->b2) * gi * gi;
+        float mh = m[i] / hp->bc1;
+        float vh = v[i] / hp->bc2;
+        p[i] -= hp->lr * mh / (sqrtf(vh) + hp->eps);
     }
 }
 

@@ -420,17 +420,16 @@ static void rmsnorm_bwd(int64_t c, const float *x, const float *w, float rstd, c
     }
 }
 
-static void adamw(int64_t n, float *p, const float *g, float *m, float *v, float lr, float b1,
-                  float b2, float eps, float wd, float bc1, float bc2) {
-    float decay = lr * wd;
+static void adamw(int64_t n, float *p, const float *g, float *m, float *v, const cf_adamw_hp *hp) {
+    float decay = hp->lr * hp->wd, b1 = hp->b1, b2 = hp->b2, gs = hp->gscale;
     for (int64_t i = 0; i < n; i += VL) {
         int64_t w = n - i < VL ? n - i : VL;
-        vf pv = ldn(p + i, w), gv = ldn(g + i, w);
+        vf pv = ldn(p + i, w), gv = ldn(g + i, w) * gs;
         vf mv = b1 * ldn(m + i, w) + (1.0f - b1) * gv;
         vf vv = b2 * ldn(v + i, w) + (1.0f - b2) * gv * gv;
         pv = pv - decay * pv;
-        vf vh = vv / bc2;
-        pv = pv - lr * (mv / bc1) / (vsqrt(vh) + eps);
+        vf vh = vv / hp->bc2;
+        pv = pv - hp->lr * (mv / hp->bc1) / (vsqrt(vh) + hp->eps);
         stn(p + i, pv, w);
         stn(m + i, mv, w);
         stn(v + i, vv, w);
