@@ -36,7 +36,7 @@ LIB_SRC := $(wildcard src/core/*.c src/tensor/*.c src/kernels/*.c src/kernels/re
              src/nn/*.c src/models/*.c src/infer/*.c src/train/*.c src/eval/*.c \
              src/tokenizers/*.c src/io/*.c)
 ifeq ($(ARCH),x86_64)
-ISA_SRC := src/kernels/x86/avx2.c src/kernels/x86/avx512.c
+ISA_SRC := src/kernels/x86/avx2.c src/kernels/x86/avx512.c src/kernels/x86/pack_avx2.c
 else
 ISA_SRC := src/kernels/none.c
 endif
@@ -60,6 +60,10 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/src/kernels/x86/avx2.o: src/kernels/x86/avx2.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KFLAGS) -mavx2 -mfma -mf16c -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/src/kernels/x86/pack_avx2.o: src/kernels/x86/pack_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KFLAGS) -mavx2 -mfma -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/src/kernels/x86/avx512.o: src/kernels/x86/avx512.c
 	@mkdir -p $(dir $@)

@@ -19,31 +19,28 @@ size_t cf__gemm_scratch_floats(const cf_kernels *k) {
 }
 
 // dst <- panels of mr rows of op(A)[i0 .. i0+mc, p0 .. p0+kc), zero padded to a multiple of mr.
-static void pack_a(int mr, bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc,
-                   int64_t p0, int64_t kc, float *dst) {
+static void pack_a(const cf_kernels *k, bool ta, const float *A, int64_t lda, int64_t i0,
+                   int64_t mc, int64_t p0, int64_t kc, float *dst) {
+    int mr = k->mr;
     for (int64_t ir = 0; ir < mc; ir += mr) {
         int64_t rows = mc - ir < mr ? mc - ir : mr;
         if (!ta) {
-            for (int64_t i = 0; i < rows; i++) {
-                const float *src = A + (i0 + ir + i) * lda + p0;
-                for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = src[p];
-            }
+            k->pack_rows(mr, rows, A + (i0 + ir) * lda + p0, lda, kc, dst);
         } else {
             for (int64_t p = 0; p < kc; p++) {
                 const float *src = A + (p0 + p) * lda + i0 + ir;
                 for (int64_t i = 0; i < rows; i++) dst[p * mr + i] = src[i];
+                for (int64_t i = rows; i < mr; i++) dst[p * mr + i] = 0.0f;
             }
         }
-        if (rows < mr)
-            for (int64_t p = 0; p < kc; p++)
-                for (int64_t i = rows; i < mr; i++) dst[p * mr + i] = 0.0f;
         dst += kc * mr;
     }
 }
 
 // dst <- panels of nr columns of op(B)[p0 .. p0+kc, j0 .. j0+nc), zero padded to nr.
-static void pack_b(int nr, bool tb, const float *B, int64_t ldb, int64_t p0, int64_t kc,
-                   int64_t j0, int64_t nc, float *dst) {
+static void pack_b(const cf_kernels *k, bool tb, const float *B, int64_t ldb, int64_t p0,
+                   int64_t kc, int64_t j0, int64_t nc, float *dst) {
+    int nr = k->nr;
     for (int64_t jr = 0; jr < nc; jr += nr) {
         int64_t cols = nc - jr < nr ? nc - jr : nr;
         if (!tb) {
@@ -54,12 +51,7 @@ static void pack_b(int nr, bool tb, const float *B, int64_t ldb, int64_t p0, int
                 for (int64_t j = cols; j < nr; j++) d[j] = 0.0f;
             }
         } else {
-            for (int64_t j = 0; j < cols; j++) {
-                const float *src = B + (j0 + jr + j) * ldb + p0;
-                for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = src[p];
-            }
-            for (int64_t p = 0; p < kc; p++)
-                for (int64_t j = cols; j < nr; j++) dst[p * nr + j] = 0.0f;
+            k->pack_rows(nr, cols, B + (j0 + jr) * ldb + p0, ldb, kc, dst);
         }
         dst += kc * nr;
     }
@@ -88,10 +80,10 @@ void cf__gemm_st(const cf_kernels *k, float *scratch, bool ta, bool tb, int64_t 
         for (int64_t pc = 0; pc < K; pc += KC) {
             int64_t kc = K - pc < KC ? K - pc : KC;
             float b_eff = pc == 0 ? beta : 1.0f;
-            pack_b(nr, tb, B, ldb, pc, kc, jc, nc, pb);
+            pack_b(k, tb, B, ldb, pc, kc, jc, nc, pb);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 int64_t mc = M - ic < MC ? M - ic : MC;
-                pack_a(mr, ta, A, lda, ic, mc, pc, kc, pa);
+                pack_a(k, ta, A, lda, ic, mc, pc, kc, pa);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t nn = nc - jr < nr ? nc - jr : nr;
                     const float *bp = pb + jr * kc;

@@ -34,6 +34,9 @@ typedef struct cf_kernels {
     // a: packed (kc, mr), b: packed (kc, nr). beta == 0 means c is not read.
     void (*gemm_micro)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                        float alpha, float beta);
+    // GEMM packing: dst[p * R + r] = src[r * ld + p] for r < rows, p < kc; rows r in
+    // [rows, R) are zero. (A's row panels and transposed B's column panels.)
+    void (*pack_rows)(int R, int64_t rows, const float *src, int64_t ld, int64_t kc, float *dst);
     // y[i] = beta * y[i] + sum_k a[i*lda + k] * x[k], i < m. beta == 0: y is not read.
     void (*gemv_n)(int64_t m, int64_t k, const float *a, int64_t lda, const float *x, float *y,
                    float beta);

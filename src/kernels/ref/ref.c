@@ -21,6 +21,12 @@ static void gemm_micro(int64_t kc, const float *a, const float *b, float *c, int
         }
 }
 
+static void pack_rows(int R, int64_t rows, const float *src, int64_t ld, int64_t kc,
+                      float *dst) {
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t p = 0; p < kc; p++) dst[p * R + r] = r < rows ? src[r * ld + p] : 0.0f;
+}
+
 static void gemv_n(int64_t m, int64_t k, const float *a, int64_t lda, const float *x, float *y,
                    float beta) {
     for (int64_t i = 0; i < m; i++) {
@@ -207,6 +213,7 @@ static const cf_kernels table = {
     .kc = 256,
     .nc = 1024,
     .gemm_micro = gemm_micro,
+    .pack_rows = pack_rows,
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
     .dot = dot,

@@ -436,6 +436,9 @@ static void adamw(int64_t n, float *p, const float *g, float *m, float *v, const
     }
 }
 
+void cf__pack_rows_avx2(int R, int64_t rows, const float *src, int64_t ld, int64_t kc,
+                        float *dst);  // x86/pack_avx2.c
+
 static const cf_kernels table = {
     .name = TABLE_NAME,
     .mr = GEMM_MR,
@@ -444,6 +447,7 @@ static const cf_kernels table = {
     .kc = GEMM_KC,
     .nc = GEMM_NC,
     .gemm_micro = gemm_micro,
+    .pack_rows = cf__pack_rows_avx2,
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
     .dot = dot,
