@@ -17,8 +17,8 @@ SAN     ?=
 # Extra flags for variant builds (sanitizers, NDEBUG).
 XFLAGS  ?=
 
-DEPS_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
-DEPS_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+DEPS_CFLAGS := $(shell pkg-config --cflags libcjson libpcre2-8 libutf8proc 2>/dev/null || echo -I/usr/include/cjson)
+DEPS_LIBS   := $(shell pkg-config --libs libcjson libpcre2-8 libutf8proc 2>/dev/null || echo -lcjson -lpcre2-8 -lutf8proc)
 
 WARN    := -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-missing-field-initializers
