@@ -44,10 +44,11 @@ static void pack_b(const cf_kernels *k, bool tb, const float *B, int64_t ldb, in
     for (int64_t jr = 0; jr < nc; jr += nr) {
         int64_t cols = nc - jr < nr ? nc - jr : nr;
         if (!tb) {
+            // Rows of nr floats: a plain loop (vectorised), not a memcpy call per 64 bytes.
             for (int64_t p = 0; p < kc; p++) {
                 const float *src = B + (p0 + p) * ldb + j0 + jr;
                 float *d = dst + p * nr;
-                memcpy(d, src, (size_t)cols * sizeof(float));
+                for (int64_t j = 0; j < cols; j++) d[j] = src[j];
                 for (int64_t j = cols; j < nr; j++) d[j] = 0.0f;
             }
         } else {
