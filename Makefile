@@ -153,8 +153,13 @@ asan:
 	$(MAKE) BUILD=build/asan OPT=-O1 SAN="$(SAN_FLAGS)" all test-unit
 ubsan:
 	$(MAKE) BUILD=build/ubsan OPT=-O1 SAN="-fsanitize=undefined -fno-sanitize-recover=all" all test-unit
+# ThreadSanitizer on everything that runs on the pool: GEMM, layers, training, inference.
 tsan:
-	$(MAKE) BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all test-unit T=$(or $(T),kernels/gemm)
+	$(MAKE) --no-print-directory BUILD=build/tsan OPT=-O1 SAN="-fsanitize=thread" all \
+	    build/tsan/run_tests
+	@for t in kernels grad train infer; do \
+	    TSAN_OPTIONS=halt_on_error=1 CF_CLI=build/tsan/cformer ./build/tsan/run_tests $$t || exit 1; \
+	done
 debug:
 	$(MAKE) BUILD=build/debug OPT="-O0" all
 release:
