@@ -45,5 +45,8 @@ int cmd_generate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);    // cmd_tokenize.c
+int cmd_detokenize(int argc, char **argv);  // cmd_tokenize.c
+int cmd_tokenizer(int argc, char **argv);   // cmd_tokenize.c: tokenizer train
 
 #endif

@@ -15,6 +15,9 @@ static void usage(FILE *f) {
             "  train        train a decoder from a text file; resumable checkpoints\n"
             "  perplexity   perplexity of a model on a text file\n"
             "  info         architecture, parameter count and memory of a model\n"
+            "  tokenize     print the token ids of a text (any tokenizer format)\n"
+            "  detokenize   print the text of token ids\n"
+            "  tokenizer    tokenizer tools: 'tokenizer train' learns a vocabulary\n"
             "  version      print the version\n",
             CF_VERSION_STRING);
 }
@@ -29,6 +32,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "detokenize")) return cmd_detokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenizer")) return cmd_tokenizer(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("cformer %s\n", CF_VERSION_STRING);
         return 0;

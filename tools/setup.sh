@@ -1,12 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages cformer needs (when run as root), or says which are missing.
-#   tools/setup.sh build   compiler, make, pkg-config, cJSON
+#   tools/setup.sh build   compiler, make, pkg-config, cJSON, PCRE2, utf8proc
 #   tools/setup.sh test    + clang and its runtime (libFuzzer targets, sanitizers)
 #   tools/setup.sh bench   + OpenBLAS (BLAS comparison in bench/)
 #   tools/setup.sh refs    + python3-torch and numpy (tools/gen_refs.py)
 set -e
 what=${1:-build}
-pkgs="gcc make pkg-config libcjson-dev"
+pkgs="gcc make pkg-config libcjson-dev libpcre2-dev libutf8proc-dev"
 case "$what" in
   test)  pkgs="$pkgs g++ clang libclang-rt-14-dev" ;;
   bench) pkgs="$pkgs libopenblas-dev" ;;
@@ -16,6 +16,8 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   # Not Debian: trust the toolchain, check only what the build cannot do without.
   pkg-config --exists libcjson 2>/dev/null || [ -f /usr/include/cjson/cJSON.h ] || {
     echo "setup: cJSON development files not found; install cJSON (libcjson-dev)"; exit 1; }
+  pkg-config --exists libpcre2-8 libutf8proc 2>/dev/null || {
+    echo "setup: PCRE2 or utf8proc development files not found (libpcre2-dev, libutf8proc-dev)"; exit 1; }
   exit 0
 fi
 missing=""

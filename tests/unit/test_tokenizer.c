@@ -1,6 +1,7 @@
 // Tokenizers: the byte tokenizer is lossless on every byte; llama2.c's tokenizer.bin merges by
 // score, falls back to bytes, and decodes back to the input text. (Parity with the reference
-// algorithm on generated vocabularies is in tests/golden.)
+// algorithm on generated vocabularies is in tests/golden; the other formats' unit tests are in
+// test_tokenizer_formats.c and listed in this file's table.)
 #include <stdlib.h>
 
 #include "../../src/tokenizers/tokenizer_internal.h"
@@ -116,8 +117,30 @@ static void test_llama2c(void) {
     cf_ctx_free(ctx);
 }
 
+// In test_tokenizer_formats.c.
+void cf_test_tok_hostile_json(void);
+void cf_test_tok_hostile_spm(void);
+void cf_test_tok_hostile_vocab(void);
+void cf_test_tok_oom(void);
+void cf_test_tok_roundtrip(void);
+void cf_test_tok_pair_offsets(void);
+void cf_test_tok_added(void);
+void cf_test_tok_folder(void);
+void cf_test_tok_train(void);
+void cf_test_tok_errors(void);
+
 const cf_test tests_tokenizer[] = {
     {"tokenizer/byte", test_byte},
     {"tokenizer/llama2c", test_llama2c},
+    {"tokenizer/hostile_json", cf_test_tok_hostile_json},
+    {"tokenizer/hostile_spm", cf_test_tok_hostile_spm},
+    {"tokenizer/hostile_vocab", cf_test_tok_hostile_vocab},
+    {"tokenizer/oom", cf_test_tok_oom},
+    {"tokenizer/roundtrip", cf_test_tok_roundtrip},
+    {"tokenizer/pair_offsets", cf_test_tok_pair_offsets},
+    {"tokenizer/added_tokens", cf_test_tok_added},
+    {"tokenizer/folder", cf_test_tok_folder},
+    {"tokenizer/train", cf_test_tok_train},
+    {"tokenizer/errors", cf_test_tok_errors},
     {NULL, NULL},
 };
