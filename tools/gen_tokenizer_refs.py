@@ -528,10 +528,13 @@ def spm_info(path):
 
 
 def train_spm(text_path, prefix, **opts):
-    args = ["spm_train", "--input=" + text_path, "--model_prefix=" + prefix, "--num_threads=1",
+    # Relative paths: the model records them in its trainer_spec, and must not vary.
+    args = ["spm_train", "--input=" + os.path.basename(text_path),
+            "--model_prefix=" + os.path.basename(prefix), "--num_threads=1",
             "--shuffle_input_sentence=false", "--random_seed=1"]
     args += ["--%s=%s" % kv for kv in opts.items()]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   cwd=os.path.dirname(text_path))
 
 
 def make_spm(text):
