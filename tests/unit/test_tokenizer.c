@@ -128,6 +128,7 @@ void cf_test_tok_added(void);
 void cf_test_tok_folder(void);
 void cf_test_tok_train(void);
 void cf_test_tok_errors(void);
+void cf_test_tok_cli(void);
 
 const cf_test tests_tokenizer[] = {
     {"tokenizer/byte", test_byte},
@@ -142,5 +143,6 @@ const cf_test tests_tokenizer[] = {
     {"tokenizer/folder", cf_test_tok_folder},
     {"tokenizer/train", cf_test_tok_train},
     {"tokenizer/errors", cf_test_tok_errors},
+    {"tokenizer/cli", cf_test_tok_cli},
     {NULL, NULL},
 };

@@ -20,6 +20,7 @@ void cf_test_tok_added(void);
 void cf_test_tok_folder(void);
 void cf_test_tok_train(void);
 void cf_test_tok_errors(void);
+void cf_test_tok_cli(void);
 
 static uint8_t *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -605,6 +606,74 @@ void cf_test_tok_errors(void) {
     CF_CHECK(on > 4);
     CF_CHECK(cf_tokenizer_id_to_piece(t, V) == NULL && cf_tokenizer_id_to_piece(t, -1) == NULL);
     CF_CHECK(!strcmp(cf_tokenizer_kind(t), "tokenizer.json"));
+    cf_tokenizer_free(t);
+    cf_ctx_free(ctx);
+}
+
+// The command line: cformer tokenize / detokenize / tokenizer train (CF_CLI names the binary).
+static char *run(const char *cmd, size_t *n) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    *n = fread(buf, 1, (1 << 20) - 1, p);
+    int rc = pclose(p);
+    if (rc != 0) {
+        fprintf(stderr, "  '%s' exited with %d\n", cmd, rc);
+        cf_test_failures++;
+    }
+    return buf;
+}
+
+void cf_test_tok_cli(void) {
+    const char *cli = getenv("CF_CLI");
+    if (!cli) {
+        fprintf(stderr, "  SKIPPED tokenizer/cli: CF_CLI is not set (make test-unit sets it)\n");
+        return;
+    }
+    cf_ctx *ctx;
+    CF_CHECK_STATUS(cf_ctx_create(NULL, &ctx), CF_OK);
+    char text_path[1100], cmd[8192];
+    snprintf(text_path, sizeof text_path, "%s/text.txt", cf_test_tmpdir());
+    const char *text = "Hello World, caf\xc3\xa9! \xe6\x97\xa5\xe6\x9c\xac \xff end\n";
+    write_file(text_path, text, strlen(text));
+    const char *tp = fx("wordpiece_uncased.json");
+    cf_tokenizer *t = load(ctx, "wordpiece_uncased.json");
+    int32_t ids[64];
+    int64_t n;
+    CF_CHECK_STATUS(cf_tokenizer_encode(t, text, strlen(text), 1, ids, 64, &n), CF_OK);
+    char want[1024] = "";
+    for (int64_t i = 0; i < n; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", i ? " " : "", ids[i]);
+    strcat(want, "\n");
+    size_t got_n;
+    snprintf(cmd, sizeof cmd, "%s tokenize --tokenizer %s --file %s", cli, tp, text_path);
+    char *got = run(cmd, &got_n);
+    CF_CHECK(got && !strcmp(got, want));
+    free(got);
+    // detokenize reads the ids back (special tokens skipped on request).
+    snprintf(cmd, sizeof cmd, "%s tokenize --tokenizer %s --file %s | %s detokenize --tokenizer %s "
+             "--skip-special", cli, tp, text_path, cli, tp);
+    got = run(cmd, &got_n);
+    char dec[1024];
+    size_t dn;
+    CF_CHECK_STATUS(cf_tokenizer_decode(t, ids, n, 1, dec, sizeof dec, &dn), CF_OK);
+    CF_CHECK(got && got_n == dn && !memcmp(got, dec, dn));
+    free(got);
+    // --offsets: a second line of start:end spans.
+    snprintf(cmd, sizeof cmd, "%s tokenize --tokenizer %s --file %s --no-special --offsets", cli,
+             tp, text_path);
+    got = run(cmd, &got_n);
+    CF_CHECK(got && strstr(got, "\n0:5 6:11 11:12") != NULL);
+    free(got);
+    // tokenizer train writes a tokenizer.json that tokenize then uses.
+    char out[1100];
+    snprintf(out, sizeof out, "%s/trained.json", cf_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s tokenizer train --model unigram --vocab-size 60 --file %s "
+             "--out %s 2>/dev/null && %s tokenize --tokenizer %s --file %s", cli, text_path, out,
+             cli, out, text_path);
+    got = run(cmd, &got_n);
+    CF_CHECK(got && got_n > 2);
+    free(got);
     cf_tokenizer_free(t);
     cf_ctx_free(ctx);
 }
