@@ -106,7 +106,30 @@ CATEGORY_CHARS = {
 }
 
 
+def assigned(c):
+    return not 0xD800 <= c <= 0xDFFF and unicodedata.category(chr(c)) not in ("Cn", "Cs")
+
+
+def compat_code_points():
+    """The code points listed in src/tokenizers/unicode_compat.h."""
+    import re
+    path = os.path.join(ROOT, "src", "tokenizers", "unicode_compat.h")
+    out = []
+    for a, b in re.findall(r"\{0x([0-9A-F]+), 0x([0-9A-F]+)\}", open(path).read()):
+        a, b = int(a, 16), int(b, 16)
+        if a != 0xFFFFFFFF:
+            out += [c for c in (a, b) if not 0xD800 <= c <= 0xDFFF]
+    return out
+
+
+SWEEP = None  # set by --sweep: every code point, one to a string
+
+
 def hard_corpus():
+    if SWEEP:
+        return [("a%sb %s x%s" % (chr(c), chr(c), chr(c))).encode()
+                for c in range(0x80, 0x110000)
+                if assigned(c) or (c % 251 == 0 and not 0xD800 <= c <= 0xDFFF)]
     """The list of test strings, as bytes."""
     out = []
     add = out.append
@@ -148,13 +171,13 @@ def hard_corpus():
         add(b"abc" + bad + b"def")
         add(b"caf\xc3\xa9 " + bad + b" \xe6\x97\xa5\xe6\x9c\xac " + bad + bad)
     # Long words and long runs.
-    add(b"a" * 3000)
-    add(("supercalifragilisticexpialidocious" * 30).encode())
-    add(("0123456789" * 100).encode())
-    add(("日本語" * 200).encode())
-    add(("ab" * 1000 + " " + "x" * 150).encode())
+    add(b"a" * 1200)
+    add(("supercalifragilisticexpialidocious" * 8).encode())
+    add(("0123456789" * 30).encode())
+    add(("日本語" * 50).encode())
+    add(("ab" * 200 + " " + "x" * 150).encode())
     add("pneumonoultramicroscopicsilicovolcanoconiosis antidisestablishmentarianism".encode())
-    add(("!" * 300 + "?" * 5 + "." * 7).encode())
+    add(("!" * 120 + "?" * 5 + "." * 7).encode())
     # Things that look like special tokens or vocabulary syntax.
     for s in ["<|endoftext|>", "hello<|endoftext|>world", " <|endoftext|> ", "[CLS] a [SEP] b [SEP]",
               "[MASK]", "x[MASK]y", "[mask]", "<s>", "</s>", "<unk>", "<pad>", "<mask>", " <mask> x",
@@ -162,6 +185,14 @@ def hard_corpus():
               "<|begin_of_text|>hi", "I'M DON'T WE'LL YOU'RE THEY'VE SHE'D", "'s 't 're 've 'm 'll 'd",
               "do not", "can 't", "hello , world . yes ! no ?"]:
         add(s.encode())
+    # A sample sweep (--sweep DIR does every code point): code points the references classify
+    # with older Unicode data than utf8proc (src/tokenizers/unicode_compat.h), and every 997th
+    # assigned code point, 24 to a string, each alone and after a letter.
+    sweep = sorted(set(compat_code_points()) |
+                   {c for c in range(0xA0, 0x110000, 997) if assigned(c)})
+    for k in range(0, len(sweep), 24):
+        part = sweep[k:k + 24]
+        add(" ".join(chr(c) + " a" + chr(c) for c in part).encode())
     # Seeded random mixtures of characters from many ranges.
     rng = random.Random(12345)
     ranges = [(0x20, 0x7e), (0xa0, 0x24f), (0x370, 0x52f), (0x590, 0x6ff), (0x900, 0x97f),
@@ -537,6 +568,27 @@ def train_spm(text_path, prefix, **opts):
                    cwd=os.path.dirname(text_path))
 
 
+def make_normalizer_probes():
+    """Tokenizers whose ids are the bytes of the normalized text: a byte-level BPE without
+    merges behind a normalizer, so the parity test compares normalizers directly."""
+    b2u = bytes_to_unicode()
+    vm = {b2u[b]: b for b in range(256)}
+    norms = {
+        "norm_nfc": {"type": "NFC"},
+        "norm_nfkc": {"type": "NFKC"},
+        "norm_nfkd_strip_lower": {"type": "Sequence", "normalizers": [
+            {"type": "NFKD"}, {"type": "StripAccents"}, {"type": "Lowercase"}]},
+        "norm_nmt_strip": {"type": "Sequence", "normalizers": [
+            {"type": "Nmt"}, {"type": "NFD"}, {"type": "Strip", "strip_left": True,
+                                                "strip_right": False}]},
+    }
+    for name, nz in norms.items():
+        write_json(os.path.join(FIX, name + ".json"),
+                   tok_json(bpe_model(vm, []), [], normalizer=nz, pre=bytelevel(False, True, False),
+                            decoder=bytelevel(True, True)))
+    return list(norms)
+
+
 def make_spm(text):
     import base64
     tmp = tempfile.mkdtemp()
@@ -644,7 +696,9 @@ def compact_case(c):
     return c
 
 
-def hf_fixture(name, tok_ref, json_path, corpus, pairs, note):
+def hf_fixture(name, tok_ref, json_path, corpus, pairs, note, same_as=None):
+    """Records the reference's results; with same_as, checks they equal that fixture's instead
+    of writing a file (the C test then reuses that fixture for this tokenizer)."""
     r = node_refs(json_path, corpus, pairs)
     cases = []
     for c in r["texts"] + r["pairs"]:
@@ -655,6 +709,13 @@ def hf_fixture(name, tok_ref, json_path, corpus, pairs, note):
            "tokenizer": tok_ref, "reference": "tokenizers (npm @anush008/tokenizers 0.6.0)",
            "offsets": "chars", "note": note, "n_texts": len(r["texts"]),
            "vocab_size": r["vocab_size"], "cases": cases}
+    if same_as:
+        with open(os.path.join(FIX, "refs", same_as + ".json")) as f:
+            other = json.load(f)
+        if other["cases"] != cases or other["vocab_size"] != r["vocab_size"]:
+            sys.exit("%s: the reference's results differ from %s's" % (name, same_as))
+        print("  %-22s identical to %s" % (name, same_as))
+        return
     write_json(os.path.join(FIX, "refs", name + ".json"), out, compact=True)
     n_ids = sum(len(c["ids"]) for c in cases)
     print("  %-22s %4d strings, %6d ids (%s)" % (name, len(cases), n_ids, tok_ref))
@@ -777,9 +838,20 @@ def make_fuzz_seeds():
 
 
 def main():
+    global FIX, SWEEP
     shared = None
     if "--shared" in sys.argv:
         shared = sys.argv[sys.argv.index("--shared") + 1]
+    if "--sweep" in sys.argv:
+        # Every assigned code point, one per string, against the committed vocabularies: the
+        # files go to DIR/tokenizers (run: CF_FIXTURES=DIR ./build/run_tests golden/tokenizer).
+        SWEEP = sys.argv[sys.argv.index("--sweep") + 1]
+        out = os.path.join(SWEEP, "tokenizers")
+        os.makedirs(out, exist_ok=True)
+        for f in os.listdir(FIX):
+            if f.endswith((".json", ".model", ".txt")) and f != "corpus.json":
+                shutil.copy(os.path.join(FIX, f), out)
+        FIX = out
     os.makedirs(os.path.join(FIX, "refs"), exist_ok=True)
     corpus = hard_corpus()
     write_json(os.path.join(FIX, "corpus.json"),
@@ -789,14 +861,18 @@ def main():
     print("corpus: %d strings, %d bytes; %d pairs" % (len(corpus), sum(map(len, corpus)),
                                                       len(PAIRS)))
     text = training_text()
-    print("training the project's vocabularies on %d bytes" % len(text.encode()))
-    make_bpe_tokenizers(text)
-    make_wordpiece(text, True, "wordpiece_uncased")
-    make_wordpiece(text, False, "wordpiece_cased")
-    make_spm(text)
+    if SWEEP:
+        probes = ["norm_nfc", "norm_nfkc", "norm_nfkd_strip_lower", "norm_nmt_strip"]
+    else:
+        print("training the project's vocabularies on %d bytes" % len(text.encode()))
+        make_bpe_tokenizers(text)
+        make_wordpiece(text, True, "wordpiece_uncased")
+        make_wordpiece(text, False, "wordpiece_cased")
+        make_spm(text)
+        probes = make_normalizer_probes()
     print("references:")
     for name in ["bpe_gpt2", "bpe_roberta", "bpe_llama3", "wordpiece_uncased", "wordpiece_cased",
-                 "t5_unigram", "llama_bpe", "llama_metaspace"]:
+                 "t5_unigram", "llama_bpe", "llama_metaspace"] + probes:
         hf_fixture(name, "fixtures:%s.json" % name, os.path.join(FIX, name + ".json"), corpus,
                    PAIRS, "trained by tools/gen_tokenizer_refs.py")
     # The vocab.txt loader against the reference's BertTokenizerFast layout of the same file.
@@ -805,10 +881,14 @@ def main():
         jp = os.path.join(tmp, name + "_from_vocab.json")
         vocab_txt_to_json(os.path.join(FIX, name + "_vocab.txt"), lower, jp)
         hf_fixture(name + "_vocab_txt", "fixtures:%s_vocab.txt" % name, jp, corpus, PAIRS,
-                   "vocab.txt, reference: BertTokenizerFast's tokenizer.json of it")
+                   "vocab.txt, reference: BertTokenizerFast's tokenizer.json of it", same_as=name)
     # cformer's own trainer: its tokenizer.json files, loaded by the reference.
     cli = os.path.join(ROOT, "build", "cformer")
-    if os.path.exists(cli):
+    if SWEEP:
+        for model in ("bpe", "unigram"):
+            hf_fixture("trained_" + model, "fixtures:trained_%s.json" % model,
+                       os.path.join(FIX, "trained_%s.json" % model), corpus, PAIRS, "sweep")
+    elif os.path.exists(cli):
         tp = os.path.join(tmp, "train.txt")
         with open(tp, "w", encoding="utf-8") as f:
             f.write(text)
@@ -842,15 +922,20 @@ def main():
     else:
         print("  (no BERT vocabulary in %s: run tools/fetch_tokenizer_vocabs.sh)" % CACHE)
     if shared:
-        for f, name in [("gpt2.tokenizer.json", "shared_gpt2_json"),
-                        ("bert-base-uncased.tokenizer.json", "shared_bert_json")]:
-            hf_fixture(name, "shared:" + f, os.path.join(shared, f), corpus, PAIRS,
-                       "read-only vocabulary from the shared data folder")
+        hf_fixture("shared_gpt2_json", "shared:gpt2.tokenizer.json",
+                   os.path.join(shared, "gpt2.tokenizer.json"), corpus, PAIRS,
+                   "read-only vocabulary from the shared data folder")
+        if os.path.exists(os.path.join(FIX, "refs", "bert_base_uncased.json")):
+            hf_fixture("shared_bert_json", "shared:bert-base-uncased.tokenizer.json",
+                       os.path.join(shared, "bert-base-uncased.tokenizer.json"), corpus, PAIRS,
+                       "read-only vocabulary from the shared data folder",
+                       same_as="bert_base_uncased")
         spm_fixture("shared_spm_test_model", "shared:spm_test_model.model",
                     os.path.join(shared, "spm_test_model.model"), corpus,
                     "read-only vocabulary from the shared data folder")
     shutil.rmtree(tmp)
-    make_fuzz_seeds()
+    if not SWEEP:
+        make_fuzz_seeds()
 
 
 if __name__ == "__main__":
