@@ -3,14 +3,16 @@
 #   tools/setup.sh build   compiler, make, pkg-config, cJSON, PCRE2, utf8proc
 #   tools/setup.sh test    + clang and its runtime (libFuzzer targets, sanitizers)
 #   tools/setup.sh bench   + OpenBLAS (BLAS comparison in bench/)
-#   tools/setup.sh refs    + python3-torch and numpy (tools/gen_refs.py)
+#   tools/setup.sh refs    + python3-torch and numpy (tools/gen_refs.py), python3-sentencepiece,
+#                          sentencepiece and node/npm (tools/gen_tokenizer_refs.py; it also needs
+#                          npm install @anush008/tokenizers@0.6.0 in /tmp/tokref)
 set -e
 what=${1:-build}
 pkgs="gcc make pkg-config libcjson-dev libpcre2-dev libutf8proc-dev"
 case "$what" in
   test)  pkgs="$pkgs g++ clang libclang-rt-14-dev" ;;
   bench) pkgs="$pkgs libopenblas-dev" ;;
-  refs)  pkgs="$pkgs python3-torch python3-numpy" ;;
+  refs)  pkgs="$pkgs python3-torch python3-numpy python3-sentencepiece sentencepiece nodejs npm" ;;
 esac
 if ! command -v dpkg-query >/dev/null 2>&1; then
   # Not Debian: trust the toolchain, check only what the build cannot do without.
