@@ -71,6 +71,13 @@ void cf__gemm_st(const cf_kernels *k, float *scratch, bool ta, bool tb, int64_t 
         scale_c(M, N, beta, C, ldc);
         return;
     }
+    // One row (decoding: a query against the cached keys): a matrix-vector product, no packing.
+    if (M == 1 && (!ta || lda == 1) && (alpha == 1.0f || beta == 0.0f)) {
+        if (tb) k->gemv_n(N, K, B, ldb, A, C, beta);
+        else k->gemv_t(K, N, B, ldb, A, C, beta);
+        if (alpha != 1.0f) k->scale(N, alpha, C);
+        return;
+    }
     const int mr = k->mr, nr = k->nr;
     const int64_t MC = k->mc, KC = k->kc, NC = k->nc;
     float *pa = scratch;
