@@ -96,7 +96,7 @@ RUN_PROMPT ?= ROMEO:
 run:
 	@sh tools/setup.sh build
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/cformer generate --model $(RUN_MODEL) --prompt "$(RUN_PROMPT)" --max-tokens 300 \
+	./$(BUILD)/cformer generate --model $(RUN_MODEL) --prompt "$(RUN_PROMPT)" --max-tokens 240 \
 	    --temperature 0.8 --seed 42
 
 # ---- benchmarks (see bench/README.md); never part of make test ----

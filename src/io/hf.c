@@ -47,6 +47,17 @@ int cf__act_parse(const char *s) { return enum_parse(NAMES(ACTS), s); }
 int cf__rope_parse(const char *s) { return enum_parse(NAMES(ROPES), s); }
 int cf__family_parse(const char *s) { return enum_parse(NAMES(FAMILIES), s); }
 
+// A float32 as the shortest decimal that reads back to the same float (1e-05, not
+// 9.99999974737875e-06), so config.json files look as people write them.
+static double f32_decimal(float f) {
+    char buf[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        if ((float)strtod(buf, NULL) == f) break;
+    }
+    return strtod(buf, NULL);
+}
+
 cJSON *cf__config_to_json(const cf_config *c) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -62,9 +73,9 @@ cJSON *cf__config_to_json(const cf_config *c) {
     cJSON_AddStringToObject(o, "norm", cf__norm_name(c->norm));
     cJSON_AddBoolToObject(o, "pre_norm", c->pre_norm);
     cJSON_AddBoolToObject(o, "final_norm", c->final_norm);
-    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(o, "norm_eps", f32_decimal(c->norm_eps));
     cJSON_AddStringToObject(o, "pos", cf__pos_name(c->pos));
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
+    cJSON_AddNumberToObject(o, "rope_theta", f32_decimal(c->rope_theta));
     cJSON_AddStringToObject(o, "rope_style", cf__rope_name(c->rope_style));
     cJSON_AddStringToObject(o, "act", cf__act_name(c->act));
     cJSON_AddBoolToObject(o, "attn_bias", c->attn_bias);
@@ -637,7 +648,7 @@ static cJSON *hf_config_json(const cf_model *m, cf_family fam) {
                           : c->act == CF_ACT_RELU    ? "relu"
                                                      : "silu";
         cJSON_AddStringToObject(o, "activation_function", act);
-        cJSON_AddNumberToObject(o, "layer_norm_epsilon", c->norm_eps);
+        cJSON_AddNumberToObject(o, "layer_norm_epsilon", f32_decimal(c->norm_eps));
         cJSON_AddNumberToObject(o, "resid_pdrop", 0);
         cJSON_AddNumberToObject(o, "embd_pdrop", 0);
         cJSON_AddNumberToObject(o, "attn_pdrop", 0);
@@ -654,8 +665,8 @@ static cJSON *hf_config_json(const cf_model *m, cf_family fam) {
         cJSON_AddNumberToObject(o, "num_key_value_heads", c->n_kv_heads);
         cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
         cJSON_AddNumberToObject(o, "max_position_embeddings", c->n_ctx);
-        cJSON_AddNumberToObject(o, "rms_norm_eps", c->norm_eps);
-        cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
+        cJSON_AddNumberToObject(o, "rms_norm_eps", f32_decimal(c->norm_eps));
+        cJSON_AddNumberToObject(o, "rope_theta", f32_decimal(c->rope_theta));
         cJSON_AddStringToObject(o, "hidden_act", "silu");
         cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tie_embeddings);
         cJSON_AddBoolToObject(o, "attention_bias", c->attn_bias);
