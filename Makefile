@@ -81,7 +81,7 @@ $(BUILD)/cformer: $(CLI_OBJ) $(BUILD)/libcformer.a
 
 $(BUILD)/cformer.pc: Makefile
 	@mkdir -p $(BUILD)
-	@printf 'prefix=/usr/local\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cformer\nDescription: transformer engine in C\nVersion: 0.1.0\nRequires.private: libcjson\nLibs: -L$${libdir} -lcformer\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' > $@
+	@printf 'prefix=/usr/local\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cformer\nDescription: transformer engine in C\nVersion: 0.1.0\nRequires.private: libcjson libpcre2-8 libutf8proc\nLibs: -L$${libdir} -lcformer\nLibs.private: -lm -lpthread\nCflags: -I$${includedir}\n' > $@
 
 # ---- set-up and the main job ----
 

@@ -38,6 +38,9 @@ cf_ctx *cli_ctx(int n_threads);
 // model file or in its folder, or bytes for a 256-id vocabulary.
 cf_status cli_tokenizer(cf_ctx *ctx, cf_model *m, const char *model_path, const char *explicit_path,
                         cf_tokenizer **out);
+// Encodes text into a fresh id buffer (*ids, free()), sized to what the tokenizer needs.
+cf_status cli_encode(cf_tokenizer *tok, const char *text, size_t len, int add_special,
+                     int32_t **ids, int64_t *n);
 // Reads a whole file (max 2 GiB). Caller frees with free().
 char *cli_read_file(const char *path, size_t *len);
 

@@ -40,12 +40,7 @@ int cmd_perplexity(int argc, char **argv) {
     cf_status st = cf_model_load(ctx, model->str, &m);
     if (st == CF_OK) st = cli_tokenizer(ctx, m, model->str, cli_get(opts, "tokenizer")->str, &tok);
     int64_t n = 0;
-    if (st == CF_OK) {
-        ids = malloc((len + 8) * sizeof(int32_t));
-        if (!ids) st = CF_ERR_NOMEM;
-        else st = cf_tokenizer_encode(tok, text, len, !cli_get(opts, "no-bos")->set, ids,
-                                      (int64_t)len + 8, &n);
-    }
+    if (st == CF_OK) st = cli_encode(tok, text, len, !cli_get(opts, "no-bos")->set, &ids, &n);
     cf_perplexity_result r;
     if (st == CF_OK) {
         fprintf(stderr, "scoring %lld tokens of %s with %s ...\n", (long long)n, file->str,

@@ -148,14 +148,8 @@ int cmd_train(int argc, char **argv) {
         rc = 1;
         goto done;
     }
-    ids = malloc((len + 8) * sizeof(int32_t));
-    if (!ids) {
-        st = CF_ERR_NOMEM;
-        goto fail;
-    }
     int64_t n;
-    if ((st = cf_tokenizer_encode(tok, text, len, 0, ids, (int64_t)len + 8, &n)) != CF_OK)
-        goto fail;
+    if ((st = cli_encode(tok, text, len, 0, &ids, &n)) != CF_OK) goto fail;
     if ((st = cf_model_create(ctx, &cfg, tp.seed, &m)) != CF_OK) goto fail;
     cf_model_set_tokenizer_hint(m, strcmp(tok_path, "byte") ? NULL : "byte");
     if ((st = cf_trainer_create(m, &tp, &tr)) != CF_OK) goto fail;

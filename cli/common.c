@@ -144,19 +144,37 @@ cf_status cli_tokenizer(cf_ctx *ctx, cf_model *m, const char *model_path, const 
     if (explicit_path) return cf_tokenizer_load(ctx, explicit_path, V, out);
     const char *hint = cf_model_tokenizer_hint(m);
     if (hint) return cf_tokenizer_load(ctx, hint, V, out);
+    // A model folder is searched for every tokenizer format (tokenizer.json, *.model,
+    // encoder.json + vocab.bpe, vocab.txt, tokenizer.bin); next to a model file, tokenizer.bin.
     char cand[4096];
     if (is_dir(model_path)) {
-        snprintf(cand, sizeof cand, "%s/tokenizer.bin", model_path);
+        snprintf(cand, sizeof cand, "%s", model_path);
+        if (cf_tokenizer_load(ctx, cand, V, out) == CF_OK) return CF_OK;
     } else {
         const char *slash = strrchr(model_path, '/');
         int n = slash ? (int)(slash - model_path) : 0;
         snprintf(cand, sizeof cand, "%.*s%stokenizer.bin", n, model_path, slash ? "/" : "");
+        if (is_file(cand)) return cf_tokenizer_load(ctx, cand, V, out);
     }
-    if (is_file(cand)) return cf_tokenizer_load(ctx, cand, V, out);
     if (V == 256) return cf_tokenizer_create_byte(ctx, out);
     fprintf(stderr, "cformer: no tokenizer found for %s (vocabulary of %d); pass --tokenizer\n",
             model_path, V);
     return CF_ERR_INVALID_ARG;
+}
+
+cf_status cli_encode(cf_tokenizer *tok, const char *text, size_t len, int add_special,
+                     int32_t **ids, int64_t *n) {
+    // Normalizers can expand text (NFKC, byte fallback): grow the buffer to what is asked for.
+    int64_t cap = (int64_t)len + 16;
+    for (;;) {
+        *ids = malloc((size_t)cap * sizeof(int32_t));
+        if (!*ids) return CF_ERR_NOMEM;
+        cf_status st = cf_tokenizer_encode(tok, text, len, add_special, *ids, cap, n);
+        if (st != CF_ERR_RANGE || *n <= cap) return st;
+        free(*ids);
+        *ids = NULL;
+        cap = *n;
+    }
 }
 
 char *cli_read_file(const char *path, size_t *len) {

@@ -69,8 +69,20 @@ cf_status cf_generate(cf_session *s, cf_tokenizer *tok, const char *prompt,
         goto done;
     }
     int64_t n = 0;
-    if ((st = cf_tokenizer_encode(tok, prompt, plen, p->add_bos, toks, cap, &n)) != CF_OK)
-        goto done;
+    st = cf_tokenizer_encode(tok, prompt, plen, p->add_bos, toks, cap, &n);
+    int64_t need = n + (p->max_tokens > 0 ? p->max_tokens : 0);
+    if ((st == CF_OK || st == CF_ERR_RANGE) && need > cap) {
+        // The tokenizer expanded the text (NFKC, byte fallback): room for it and the output.
+        cap = need;
+        int32_t *bigger = cf__realloc(toks, (size_t)cap * sizeof(int32_t));
+        if (!bigger) {
+            st = CF_NOMEM(ctx);
+            goto done;
+        }
+        toks = bigger;
+        st = cf_tokenizer_encode(tok, prompt, plen, p->add_bos, toks, cap, &n);
+    }
+    if (st != CF_OK) goto done;
     if (n == 0) {
         st = CF_ERR(ctx, CF_ERR_INVALID_ARG, "empty prompt and the tokenizer has no BOS token");
         goto done;

@@ -224,7 +224,39 @@ static void test_perplexity(void) {
     cf_ctx_free(ctx);
 }
 
+// A tokenizer whose normalizer expands text (NFKC turns U+FDFA into 18 characters) gives more
+// ids than the prompt has bytes: generation sizes its buffers to what it gets.
+static void test_generate_expanding_tokenizer(void) {
+    cf_ctx *ctx;
+    CF_CHECK_STATUS(cf_ctx_create(NULL, &ctx), CF_OK);
+    cf_tokenizer *tok;
+    CF_CHECK_STATUS(cf_tokenizer_load(ctx, cf_test_fixture("tokenizers/norm_nfkc.json"), 0, &tok),
+                    CF_OK);
+    if (!tok) return;
+    cf_model *m = tiny(ctx, false, cf_tokenizer_vocab_size(tok));
+    cf_session *s;
+    CF_CHECK_STATUS(cf_session_create(m, 0, 0, &s), CF_OK);
+    const char *prompt = "\xef\xb7\xba";  // U+FDFA
+    int32_t ids[256];
+    int64_t n;
+    CF_CHECK_STATUS(cf_tokenizer_encode(tok, prompt, strlen(prompt), 0, ids, 256, &n), CF_OK);
+    CF_CHECK(n > (int64_t)strlen(prompt) + 8);  // the case being tested
+    cf_generate_params gp = cf_generate_default_params();
+    gp.sampler.temperature = 0;
+    gp.max_tokens = 4;
+    gp.add_bos = 0;
+    sink out = {0};
+    cf_generate_stats st;
+    CF_CHECK_STATUS(cf_generate(s, tok, prompt, &gp, collect, &out, &st), CF_OK);
+    CF_CHECK_EQ(st.n_prompt, n);
+    cf_session_free(s);
+    cf_model_free(m);
+    cf_tokenizer_free(tok);
+    cf_ctx_free(ctx);
+}
+
 const cf_test tests_infer[] = {
+    {"infer/generate_expanding_tokenizer", test_generate_expanding_tokenizer},
     {"infer/kv_cache_gpt2", test_kv_gpt2},
     {"infer/kv_cache_llama_gqa", test_kv_llama},
     {"infer/sampler", test_sampler_rules},
