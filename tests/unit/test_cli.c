@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -421,7 +422,105 @@ static void test_ids_beyond_tokenizer(void) {
     run_free(&r);
 }
 
+// ---- interruption ----
+
+// Starts `cformer train` in the background; returns its pid.
+static pid_t start_train(const char *cfg, const char *data, const char *out, bool resume) {
+    char err_path[1024];
+    snprintf(err_path, sizeof err_path, "%s/train_bg_stderr.txt", cf_test_tmpdir());
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || e < 0) _exit(126);
+        dup2(in, 0);
+        dup2(e, 1);
+        dup2(e, 2);
+        setenv("CF_NUM_THREADS", "1", 1);
+        execl(cli_path(), cli_path(), "train", "--config", cfg, "--data", data, "--out", out,
+              resume ? "--resume" : NULL, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+// Steps logged so far (lines of log.tsv after the header).
+static int logged_steps(const char *out) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/log.tsv", out);
+    size_t len = 0;
+    char *t = (char *)tf_read(p, &len);
+    int n = 0;
+    for (size_t i = 0; t && i < len; i++) n += t[i] == '\n';
+    free(t);
+    return n > 0 ? n - 1 : 0;
+}
+
+static int wait_exit(pid_t pid) {
+    int status = 0;
+    for (int i = 0; i < 60000; i++) {  // at most 120 s
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        struct timespec nap = {0, 2000000};
+        nanosleep(&nap, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+// Ctrl-C (SIGINT) saves a checkpoint at the current step and exits 130; kill -9 loses only the
+// steps since the last checkpoint. Either way, --resume finishes the run with exactly the
+// weights an uninterrupted run gives (same seed, same thread count).
+static void test_interrupt_resume(void) {
+    if (!cli_path()) return;
+    const char *data = write_data();
+    const char *cfg = tf_path("int.cfg");
+    tf_write_text(cfg, "n_layers = 1\nn_embd = 16\nn_heads = 2\nn_ff = 32\nn_ctx = 16\n"
+                       "batch_size = 2\nsteps = 3000\nckpt_every = 100\neval_every = 0\n");
+    // The reference: uninterrupted.
+    const char *ref = tf_path("int_ref");
+    run_result r;
+    run(&r, "train", "--config", cfg, "--data", data, "--out", ref, NULL);
+    expect_ok(&r, "uninterrupted run");
+    run_free(&r);
+    for (int sig = 0; sig < 2; sig++) {
+        const char *out = tf_path(sig == 0 ? "int_sigint" : "int_sigkill");
+        pid_t pid = start_train(cfg, data, out, false);
+        for (int i = 0; i < 20000 && logged_steps(out) < 250; i++) {
+            struct timespec nap = {0, 1000000};
+            nanosleep(&nap, NULL);
+        }
+        kill(pid, sig == 0 ? SIGINT : SIGKILL);
+        int rc = wait_exit(pid);
+        int done = logged_steps(out);
+        if (done >= 3000) {
+            fprintf(stderr, "  the run finished before the signal; nothing was tested\n");
+            cf_test_failures++;
+            continue;
+        }
+        CF_CHECK_EQ(rc, sig == 0 ? 130 : 128 + SIGKILL);
+        char ck[1024];
+        snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", out);
+        CF_CHECK(access(ck, F_OK) == 0);
+        pid = start_train(cfg, data, out, true);
+        CF_CHECK_EQ(wait_exit(pid), 0);
+        // Same final weights, byte for byte.
+        char a[1024], b[1024];
+        snprintf(a, sizeof a, "%s/model.safetensors", ref);
+        snprintf(b, sizeof b, "%s/model.safetensors", out);
+        size_t la = 0, lb = 0;
+        uint8_t *da = tf_read(a, &la), *db = tf_read(b, &lb);
+        CF_CHECK(da && db && la == lb && !memcmp(da, db, la));
+        free(da);
+        free(db);
+    }
+}
+
 const cf_test tests_cli[] = {
+    {"cli/interrupt_resume", test_interrupt_resume},
     {"cli/help", test_help},
     {"cli/bad_options", test_bad_options},
     {"cli/bad_files", test_bad_files},
