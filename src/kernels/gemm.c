@@ -27,11 +27,7 @@ static void pack_a(const cf_kernels *k, bool ta, const float *A, int64_t lda, in
         if (!ta) {
             k->pack_rows(mr, rows, A + (i0 + ir) * lda + p0, lda, kc, dst);
         } else {
-            for (int64_t p = 0; p < kc; p++) {
-                const float *src = A + (p0 + p) * lda + i0 + ir;
-                for (int64_t i = 0; i < rows; i++) dst[p * mr + i] = src[i];
-                for (int64_t i = rows; i < mr; i++) dst[p * mr + i] = 0.0f;
-            }
+            k->pack_cols(mr, rows, A + p0 * lda + i0 + ir, lda, kc, dst);
         }
         dst += kc * mr;
     }
@@ -44,13 +40,7 @@ static void pack_b(const cf_kernels *k, bool tb, const float *B, int64_t ldb, in
     for (int64_t jr = 0; jr < nc; jr += nr) {
         int64_t cols = nc - jr < nr ? nc - jr : nr;
         if (!tb) {
-            // Rows of nr floats: a plain loop (vectorised), not a memcpy call per 64 bytes.
-            for (int64_t p = 0; p < kc; p++) {
-                const float *src = B + (p0 + p) * ldb + j0 + jr;
-                float *d = dst + p * nr;
-                for (int64_t j = 0; j < cols; j++) d[j] = src[j];
-                for (int64_t j = cols; j < nr; j++) d[j] = 0.0f;
-            }
+            k->pack_cols(nr, cols, B + p0 * ldb + j0 + jr, ldb, kc, dst);
         } else {
             k->pack_rows(nr, cols, B + (j0 + jr) * ldb + p0, ldb, kc, dst);
         }

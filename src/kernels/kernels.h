@@ -37,6 +37,9 @@ typedef struct cf_kernels {
     // GEMM packing: dst[p * R + r] = src[r * ld + p] for r < rows, p < kc; rows r in
     // [rows, R) are zero. (A's row panels and transposed B's column panels.)
     void (*pack_rows)(int R, int64_t rows, const float *src, int64_t ld, int64_t kc, float *dst);
+    // GEMM packing without transposition: dst[p * R + c] = src[p * ld + c] for c < cols,
+    // p < kc; columns [cols, R) are zero. (Transposed A's row panels and B's column panels.)
+    void (*pack_cols)(int R, int64_t cols, const float *src, int64_t ld, int64_t kc, float *dst);
     // y[i] = beta * y[i] + sum_k a[i*lda + k] * x[k], i < m. beta == 0: y is not read.
     void (*gemv_n)(int64_t m, int64_t k, const float *a, int64_t lda, const float *x, float *y,
                    float beta);
@@ -71,6 +74,9 @@ typedef struct cf_kernels {
     void (*rmsnorm_bwd)(int64_t c, const float *x, const float *w, float rstd, const float *dy,
                         float *dx, float *dw);
 
+    // sum of x[i]^2, i < n: blocks of 256 squares summed in float, blocks added in double, in a
+    // fixed order (the result depends on the table, never on threads).
+    double (*sumsq)(int64_t n, const float *x);
     // AdamW on n parameters with g' = gscale * g (gradient clipping folded in):
     // p -= lr wd p; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
     // p -= lr (m / bc1) / (sqrt(v / bc2) + eps). Matches torch.optim.AdamW.

@@ -210,6 +210,7 @@ static void adam_task(int ith, int nth, void *arg) {
 // in chunk order).
 
 typedef struct slab_job {
+    const cf_kernels *k;
     float *x;
     size_t n;
     double *partial;  // one per chunk, or NULL to zero x
@@ -225,15 +226,13 @@ static void slab_task(int ith, int nth, void *arg) {
             memset(j->x + lo, 0, (hi - lo) * sizeof(float));
             continue;
         }
-        double s = 0;
-        for (size_t i = lo; i < hi; i++) s += (double)j->x[i] * j->x[i];
-        j->partial[c] = s;
+        j->partial[c] = j->k->sumsq((int64_t)(hi - lo), j->x + lo);
     }
 }
 
 static double grad_sumsq(cf_trainer *t) {
     size_t n = t->m->slab_floats, chunks = (n + SLAB_CHUNK - 1) / SLAB_CHUNK;
-    slab_job j = {t->grads, n, t->partial};
+    slab_job j = {t->ctx->k, t->grads, n, t->partial};
     cf__pool_run(t->ctx->pool, slab_task, &j);
     double s = 0;
     for (size_t c = 0; c < chunks; c++) s += t->partial[c];
@@ -252,7 +251,7 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
                           tokens[i], (long long)i, is_input ? 0 : -1, m->cfg.vocab_size);
     }
     double t0 = cf__now();
-    slab_job zero = {t->grads, m->slab_floats, NULL};
+    slab_job zero = {t->ctx->k, t->grads, m->slab_floats, NULL};
     cf__pool_run(ctx->pool, slab_task, &zero);
     double loss_sum = 0;
     for (int64_t a = 0; a < A; a++) {

@@ -156,6 +156,10 @@ static void test_vector_kernels(void) {
             float d0 = ref->dot(n, x, y), d1 = k->dot(n, x, y);
             CF_CHECK_NEAR(d1, d0, 1e-5 * (1 + fabs(d0)) * sqrt((double)n));
             CF_CHECK(k->max(n, x) == ref->max(n, x));
+            double q = 0;  // the sum of squares against a plain double loop
+            for (int64_t i = 0; i < n; i++) q += (double)x[i] * x[i];
+            CF_CHECK_NEAR(ref->sumsq(n, x), q, 1e-6 * q);
+            CF_CHECK_NEAR(k->sumsq(n, x), q, 1e-6 * q);
             memcpy(a, y, (size_t)n * 4);
             memcpy(b, y, (size_t)n * 4);
             ref->axpy(n, 0.7f, x, a);

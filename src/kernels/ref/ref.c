@@ -27,6 +27,12 @@ static void pack_rows(int R, int64_t rows, const float *src, int64_t ld, int64_t
         for (int64_t p = 0; p < kc; p++) dst[p * R + r] = r < rows ? src[r * ld + p] : 0.0f;
 }
 
+static void pack_cols(int R, int64_t cols, const float *src, int64_t ld, int64_t kc,
+                      float *dst) {
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t c = 0; c < R; c++) dst[p * R + c] = c < cols ? src[p * ld + c] : 0.0f;
+}
+
 static void gemv_n(int64_t m, int64_t k, const float *a, int64_t lda, const float *x, float *y,
                    float beta) {
     for (int64_t i = 0; i < m; i++) {
@@ -192,6 +198,17 @@ static void rmsnorm_bwd(int64_t c, const float *x, const float *w, float rstd, c
     }
 }
 
+static double sumsq(int64_t n, const float *x) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t e = n - i < 256 ? n - i : 256;
+        float b = 0;
+        for (int64_t j = 0; j < e; j++) b += x[i + j] * x[i + j];
+        s += (double)b;
+    }
+    return s;
+}
+
 static void adamw(int64_t n, float *p, const float *g, float *m, float *v, const cf_adamw_hp *hp) {
     for (int64_t i = 0; i < n; i++) {
         // torch.optim.AdamW: decay first, then the Adam update with bias corrections.
@@ -214,6 +231,7 @@ static const cf_kernels table = {
     .nc = 1024,
     .gemm_micro = gemm_micro,
     .pack_rows = pack_rows,
+    .pack_cols = pack_cols,
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
     .dot = dot,
@@ -229,6 +247,7 @@ static const cf_kernels table = {
     .layernorm_bwd = layernorm_bwd,
     .rmsnorm_fwd = rmsnorm_fwd,
     .rmsnorm_bwd = rmsnorm_bwd,
+    .sumsq = sumsq,
     .adamw = adamw,
 };
 

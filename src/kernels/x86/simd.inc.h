@@ -420,6 +420,26 @@ static void rmsnorm_bwd(int64_t c, const float *x, const float *w, float rstd, c
     }
 }
 
+static double sumsq(int64_t n, const float *x) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t e = n - i < 256 ? n - i : 256;
+        vf a0 = {0}, a1 = {0};
+        int64_t j = 0;
+        for (; j + 2 * VL <= e; j += 2 * VL) {
+            vf u = ld(x + i + j), w = ld(x + i + j + VL);
+            a0 += u * u;
+            a1 += w * w;
+        }
+        for (; j < e; j += VL) {
+            vf u = ldn(x + i + j, e - j < VL ? e - j : VL);
+            a0 += u * u;
+        }
+        s += (double)hsum(a0 + a1);
+    }
+    return s;
+}
+
 static void adamw(int64_t n, float *p, const float *g, float *m, float *v, const cf_adamw_hp *hp) {
     float decay = hp->lr * hp->wd, b1 = hp->b1, b2 = hp->b2, gs = hp->gscale;
     for (int64_t i = 0; i < n; i += VL) {
@@ -439,6 +459,24 @@ static void adamw(int64_t n, float *p, const float *g, float *m, float *v, const
 void cf__pack_rows_avx2(int R, int64_t rows, const float *src, int64_t ld, int64_t kc,
                         float *dst);  // x86/pack_avx2.c
 
+// Packing of untransposed panels: whole panels (the micro-tile's width) move as vectors; the
+// edge panel is copied element by element and zero padded.
+static void pack_cols(int R, int64_t cols, const float *src, int64_t lds, int64_t kc, float *dst) {
+    if (cols == R && R == NR) {
+        for (int64_t p = 0; p < kc; p++) {
+            st(dst + p * NR, ld(src + p * lds));
+            st(dst + p * NR + VL, ld(src + p * lds + VL));
+        }
+        return;
+    }
+    if (cols == R && R == GEMM_MR) {
+        for (int64_t p = 0; p < kc; p++) memcpy(dst + p * GEMM_MR, src + p * lds, GEMM_MR * 4);
+        return;
+    }
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t c = 0; c < R; c++) dst[p * R + c] = c < cols ? src[p * lds + c] : 0.0f;
+}
+
 static const cf_kernels table = {
     .name = TABLE_NAME,
     .mr = GEMM_MR,
@@ -448,6 +486,7 @@ static const cf_kernels table = {
     .nc = GEMM_NC,
     .gemm_micro = gemm_micro,
     .pack_rows = cf__pack_rows_avx2,
+    .pack_cols = pack_cols,
     .gemv_n = gemv_n,
     .gemv_t = gemv_t,
     .dot = dot,
@@ -463,5 +502,6 @@ static const cf_kernels table = {
     .layernorm_bwd = layernorm_bwd,
     .rmsnorm_fwd = rmsnorm_fwd,
     .rmsnorm_bwd = rmsnorm_bwd,
+    .sumsq = sumsq,
     .adamw = adamw,
 };
