@@ -47,6 +47,7 @@ char *cli_read_file(const char *path, size_t *len);
 int cmd_generate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_bleu(int argc, char **argv);  // cmd_bleu.c
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);    // cmd_tokenize.c
 int cmd_detokenize(int argc, char **argv);  // cmd_tokenize.c

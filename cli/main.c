@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "cformer checkpoint)\n"
             "  train        train a decoder from a text file; resumable checkpoints\n"
             "  perplexity   perplexity of a model on a text file\n"
+            "  bleu         corpus BLEU of a hypothesis file against references (as sacreBLEU)\n"
             "  info         architecture, parameter count and memory of a model\n"
             "  tokenize     print the token ids of a text (any tokenizer format)\n"
             "  detokenize   print the text of token ids\n"
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bleu")) return cmd_bleu(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "detokenize")) return cmd_detokenize(argc - 1, argv + 1);
