@@ -19,12 +19,12 @@ static char g_tmpdir[256];
 
 extern const cf_test tests_kernels[], tests_nn[], tests_model[], tests_io[], tests_train[],
     tests_infer[], tests_golden[], tests_loaders[], tests_cli[], tests_tokenizer[],
-    tests_tokenizer_golden[];
+    tests_tokenizer_golden[], tests_bert[];
 extern const cf_test tests_eval[];
 static const cf_test *const TABLES[] = {tests_kernels, tests_nn,        tests_model,  tests_io,
                                         tests_tokenizer, tests_train, tests_infer,  tests_golden,
                                         tests_loaders, tests_cli, tests_tokenizer_golden,
-                                        tests_eval};
+                                        tests_eval, tests_bert};
 
 double cf_test_compare(const char *what, const float *got, const float *want, int64_t n,
                        double atol, double rtol) {

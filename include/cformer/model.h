@@ -43,7 +43,20 @@ typedef enum cf_family {
     CF_FAMILY_GENERIC = 0,  // cformer's own tensor names, any combination of options
     CF_FAMILY_GPT2 = 1,     // GPT2LMHeadModel: Conv1D weights, fused c_attn, tied lm_head
     CF_FAMILY_LLAMA = 2,    // LlamaForCausalLM: q/k/v/o_proj, gate/up/down_proj, RMSNorm
+    CF_FAMILY_BERT = 3,     // BertModel / BertFor*: post-norm encoder, token types, heads
+    CF_FAMILY_ROBERTA = 4,  // RobertaModel / RobertaFor*: BERT with positions from pad_id + 1
+    CF_FAMILY_DISTILBERT = 5,  // DistilBertModel / DistilBertFor*: no token types, no pooler
 } cf_family;
+
+// Encoder heads a model carries (a bit set in cf_config.heads). Sequence and token
+// classification share the checkpoint name "classifier", so a model has at most one of them.
+typedef enum cf_head_kind {
+    CF_HEAD_POOLER = 1,     // dense (C, C) + tanh on the first token (DistilBERT: + ReLU)
+    CF_HEAD_MLM = 2,        // dense + act + LayerNorm, then the tied (V, C) decoder + bias (V)
+    CF_HEAD_SEQ_CLS = 4,    // pooler, then classifier (n_labels, C)
+    CF_HEAD_TOKEN_CLS = 8,  // classifier (n_labels, C) on every position
+    CF_HEAD_QA = 16,        // qa_outputs (2, C): start and end logits per position
+} cf_head_kind;
 
 typedef struct cf_config {
     cf_family family;
@@ -69,12 +82,28 @@ typedef struct cf_config {
     int32_t causal;      // 1: each position sees itself and the past only
     int32_t bos_id;      // -1: none
     int32_t eos_id;      // -1: none
+    // Encoders (BERT family); 0 in the decoder presets, which then behave as before.
+    int32_t type_vocab_size;  // token-type (segment) embeddings (type_vocab, C); 0: none
+    int32_t embd_norm;   // 1: LayerNorm (norm_eps) over the embedding sum (BERT)
+    int32_t pad_id;      // padding token; -1: none
+    int32_t pos_offset;  // learned position ids start here (RoBERTa: pad_id + 1; pads get pad_id)
+    int32_t heads;       // cf_head_kind bits
+    int32_t n_labels;    // outputs of the sequence / token classifier (1..65536 when present)
 } cf_config;
 
 // GPT-2 defaults (124M when unchanged): LayerNorm, learned positions, gelu_tanh, biases, tied.
 CF_API cf_config cf_config_gpt2(void);
 // Llama defaults: RMSNorm, RoPE (half style), SwiGLU, no biases, untied.
 CF_API cf_config cf_config_llama(void);
+// bert-base-uncased shapes: 12 layers, C 768, 12 heads, F 3072, V 30522, 512 positions, 2 token
+// types, post-norm LayerNorm eps 1e-12, exact GELU, biases, embedding LayerNorm,
+// bidirectional, untied (no LM head: heads pooler + MLM with the decoder tied to the
+// embeddings), pad id 0.
+CF_API cf_config cf_config_bert(void);
+// roberta-base: BERT shapes with V 50265, 514 positions, 1 token type, pad 1, positions from 2.
+CF_API cf_config cf_config_roberta(void);
+// distilbert-base-uncased: 6 layers, no token types, no pooler, pad 0.
+CF_API cf_config cf_config_distilbert(void);
 
 // Fills derived fields (head_dim, n_kv_heads when 0) and checks every value against the others.
 // Returns CF_ERR_INVALID_ARG with a message naming the field on an impossible config.

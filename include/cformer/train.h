@@ -3,6 +3,7 @@
 #ifndef CFORMER_TRAIN_H
 #define CFORMER_TRAIN_H
 
+#include "encoder.h"
 #include "model.h"
 
 #ifdef __cplusplus
@@ -74,6 +75,31 @@ CF_API cf_status cf_trainer_eval(cf_trainer *t, float *val_loss);
 
 CF_API int64_t cf_trainer_step_count(const cf_trainer *t);
 CF_API float cf_trainer_lr_at(const cf_trainer *t, int64_t step);
+
+// ---- fine-tuning encoders (encoder.h) ----
+//
+// The task steps share the optimizer, schedule, clipping and checkpoints above; batch_size and
+// seq_len in the params are unused by them (each batch carries its own B and T).
+
+// One optimizer step on n_micro labelled batches of task (gradients averaged over them).
+// class_weights: (n_labels) for SEQ_CLS / TOKEN_CLS, or NULL. stats->tokens counts the
+// unmasked tokens. Errors: those of the batch checks (CF_ERR_RANGE naming the bad label),
+// CF_ERR_UNSUPPORTED when the model lacks the task's head.
+CF_API cf_status cf_trainer_step_task(cf_trainer *t, cf_task task, const cf_encoder_batch *batches,
+                                      int32_t n_micro, const float *class_weights,
+                                      cf_step_stats *stats);
+// Sets the learning-rate multiplier of every parameter whose cformer name starts with prefix
+// ("layers.3.", "tok_", "classifier.", ...). 0 freezes (no gradient, no update, no decay).
+CF_API cf_status cf_trainer_set_lr_scale(cf_trainer *t, const char *prefix, float scale);
+// Freezes the embeddings (word, position, token type, their LayerNorm; with tied MLM heads
+// the decoder too, as it is the same tensor) and/or the first n_layers blocks.
+CF_API cf_status cf_trainer_freeze(cf_trainer *t, int embeddings, int32_t n_layers);
+// Layer-wise learning-rate decay: heads (and final norm) x1, block l x decay^(L - l), the
+// embeddings x decay^(L + 1). Frozen parameters stay frozen; call before cf_trainer_freeze or
+// after, the result is the same.
+CF_API cf_status cf_trainer_layer_decay(cf_trainer *t, float decay);
+// The multiplier of the parameter named name, or -1 when there is none.
+CF_API float cf_trainer_lr_scale_of(cf_trainer *t, const char *name);
 
 // Writes a checkpoint (weights, AdamW moments, step, sampler state, params) to path atomically:
 // a temporary file in the same folder, fsync, then rename.

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../models/model_internal.h"
+#include "hf_bert.h"
 #include "io.h"
 #include "load.h"
 
@@ -23,7 +24,7 @@ static const char *NORMS[] = {"layernorm", "rmsnorm"};
 static const char *POSS[] = {"none", "learned", "sinusoidal", "rope"};
 static const char *ACTS[] = {"gelu", "gelu_tanh", "relu", "swiglu", "silu", "geglu"};
 static const char *ROPES[] = {"half", "interleaved"};
-static const char *FAMILIES[] = {"generic", "gpt2", "llama"};
+static const char *FAMILIES[] = {"generic", "gpt2", "llama", "bert", "roberta", "distilbert"};
 
 static const char *enum_name(const char *const *names, int n, int v) {
     return v >= 0 && v < n ? names[v] : "?";
@@ -84,6 +85,13 @@ cJSON *cf__config_to_json(const cf_config *c) {
     cJSON_AddBoolToObject(o, "causal", c->causal);
     cJSON_AddNumberToObject(o, "bos_id", c->bos_id);
     cJSON_AddNumberToObject(o, "eos_id", c->eos_id);
+    // Encoder fields only when used, so decoder configs read exactly as before.
+    if (c->type_vocab_size) cJSON_AddNumberToObject(o, "type_vocab_size", c->type_vocab_size);
+    if (c->embd_norm) cJSON_AddBoolToObject(o, "embd_norm", c->embd_norm);
+    if (c->pad_id != -1) cJSON_AddNumberToObject(o, "pad_id", c->pad_id);
+    if (c->pos_offset) cJSON_AddNumberToObject(o, "pos_offset", c->pos_offset);
+    if (c->heads) cJSON_AddNumberToObject(o, "heads", c->heads);
+    if (c->n_labels) cJSON_AddNumberToObject(o, "n_labels", c->n_labels);
     return o;
 }
 
@@ -177,7 +185,13 @@ cf_status cf__config_from_json(cf_ctx *ctx, const char *path, const cJSON *o, cf
               get_bool(ctx, path, o, "tie_embeddings", &c->tie_embeddings, &st) &&
               get_bool(ctx, path, o, "causal", &c->causal, &st) &&
               get_int(ctx, path, o, "bos_id", &c->bos_id, &st) &&
-              get_int(ctx, path, o, "eos_id", &c->eos_id, &st);
+              get_int(ctx, path, o, "eos_id", &c->eos_id, &st) &&
+              get_int(ctx, path, o, "type_vocab_size", &c->type_vocab_size, &st) &&
+              get_bool(ctx, path, o, "embd_norm", &c->embd_norm, &st) &&
+              get_int(ctx, path, o, "pad_id", &c->pad_id, &st) &&
+              get_int(ctx, path, o, "pos_offset", &c->pos_offset, &st) &&
+              get_int(ctx, path, o, "heads", &c->heads, &st) &&
+              get_int(ctx, path, o, "n_labels", &c->n_labels, &st);
     c->family = (cf_family)fam;
     c->norm = (cf_norm_kind)norm;
     c->pos = (cf_pos_kind)pos;
@@ -341,8 +355,10 @@ static const name_rule LLAMA_TOP[] = {
 
 // Maps one of our parameter names to the checkpoint's. Returns false if the family has no name
 // for it (a config the family cannot express).
-static bool map_name(cf_family fam, const char *ours, hf_map *out) {
+static bool map_name(const cf_config *cfg, cf_family fam, const char *ours, hf_map *out) {
     memset(out, 0, sizeof *out);
+    if (fam == CF_FAMILY_BERT || fam == CF_FAMILY_ROBERTA || fam == CF_FAMILY_DISTILBERT)
+        return cf__hf_bert_name(cfg, fam, ours, out->name, sizeof out->name);  // hf_bert.c
     if (fam == CF_FAMILY_GENERIC) {
         snprintf(out->name, sizeof out->name, "%s", ours);
         return true;
@@ -375,6 +391,8 @@ static bool map_name(cf_family fam, const char *ours, hf_map *out) {
 static const cf_st_tensor *find_tensor(const cf_safetensors *st, const char *name) {
     const cf_st_tensor *t = cf__st_find(st, name);
     if (!t && !strncmp(name, "transformer.", 12)) t = cf__st_find(st, name + 12);
+    // Encoder base-model checkpoints (BertModel, ...) have no "bert." prefix.
+    if (!t && cf__hf_bert_unprefixed(name)) t = cf__st_find(st, cf__hf_bert_unprefixed(name));
     return t;
 }
 
@@ -431,7 +449,7 @@ cf_status cf__load_weights_st(cf_model *m, cf_safetensors *st, cf_family fam) {
     bool zero_copy = st->file.mapped;
     for (int i = 0; i < m->n_params; i++) {
         cf_param *p = &m->params[i];
-        if (!map_name(fam, p->name, &maps[i])) {
+        if (!map_name(&m->cfg, fam, p->name, &maps[i])) {
             s = CF_ERR(ctx, CF_ERR_UNSUPPORTED, "%s: no %s tensor for '%s'", st->path,
                        cf__family_name(fam), p->name);
             goto done;
@@ -444,6 +462,11 @@ cf_status cf__load_weights_st(cf_model *m, cf_safetensors *st, cf_family fam) {
         int64_t shape[2];
         int nd;
         expected_shape(p->w, maps[i].kind, shape, &nd);
+        if (p->decay && p->w->rows == 1 && maps[i].kind == MAP_DIRECT) {
+            nd = 2;  // a one-row matrix (e.g. RoBERTa's single token type) is still 2-D
+            shape[0] = 1;
+            shape[1] = p->w->cols;
+        }
         bool ok = t->ndim == nd;
         for (int d = 0; ok && d < nd; d++) ok = t->shape[d] == shape[d];
         if (!ok) {
@@ -549,9 +572,12 @@ cf_status cf__hf_config_parse(cf_ctx *ctx, const char *path, const char *text, s
         if ((s = hf_llama_config(ctx, path, root, cfg)) != CF_OK) goto done;
         *family = CF_FAMILY_LLAMA;
         *source = "hf-llama";
+    } else if (cJSON_IsString(mt) && cf__hf_bert_type(mt->valuestring)) {
+        if ((s = cf__hf_bert_config(ctx, path, root, cfg, family, source)) != CF_OK) goto done;
     } else {
         s = CF_ERR(ctx, CF_ERR_UNSUPPORTED,
-                   "%s: model_type '%.64s' is not supported (gpt2, llama, mistral, cformer)", path,
+                   "%s: model_type '%.64s' is not supported (gpt2, llama, mistral, bert, roberta, "
+                   "xlm-roberta, distilbert, cformer)", path,
                    cJSON_IsString(mt) ? mt->valuestring : "(none)");
         goto done;
     }
@@ -591,12 +617,15 @@ cf_status cf__load_hf(cf_ctx *ctx, const char *dir, cf_model **out) {
     if ((s = cf__hf_config_parse(ctx, cfg_path, text, text_len, &cfg, &fam, &src)) != CF_OK)
         goto done;
     root = cJSON_ParseWithLength(text, text_len);
+    if ((s = cf__st_open(ctx, st_path, &st)) != CF_OK) goto done;
+    cf__hf_bert_adjust(&cfg, fam, &st);  // encoders: the pooler is there or not (hf_bert.c)
     if ((s = cf__model_alloc(ctx, &cfg, &m)) != CF_OK) goto done;
     m->source = src;
     const cJSON *th = root ? cJSON_GetObjectItemCaseSensitive(root, "cformer_tokenizer") : NULL;
     if (cJSON_IsString(th)) cf_model_set_tokenizer_hint(m, th->valuestring);
-    if ((s = cf__st_open(ctx, st_path, &st)) != CF_OK) goto done;
     if ((s = cf__load_weights_st(m, &st, fam)) != CF_OK) goto done;
+    if ((s = cf__hf_labels_load(m, cfg_path, root)) != CF_OK) goto done;
+    if ((s = cf__model_set_src_dir(m, dir)) != CF_OK) goto done;
     s = cf__model_finish(m);
 done:
     if (s != CF_OK) {
@@ -626,6 +655,8 @@ static bool family_fits(const cf_config *c, cf_family fam) {
         return c->norm == CF_NORM_RMSNORM && c->pre_norm && c->final_norm &&
                c->pos == CF_POS_ROPE && c->rope_style == CF_ROPE_HALF &&
                c->act == CF_ACT_SWIGLU && !c->mlp_bias && c->causal;
+    if (fam == CF_FAMILY_BERT || fam == CF_FAMILY_ROBERTA || fam == CF_FAMILY_DISTILBERT)
+        return cf__hf_bert_fits(c, fam);
     return true;
 }
 
@@ -671,6 +702,8 @@ static cJSON *hf_config_json(const cf_model *m, cf_family fam) {
         cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tie_embeddings);
         cJSON_AddBoolToObject(o, "attention_bias", c->attn_bias);
         cJSON_AddBoolToObject(o, "mlp_bias", 0);
+    } else if (fam == CF_FAMILY_BERT || fam == CF_FAMILY_ROBERTA || fam == CF_FAMILY_DISTILBERT) {
+        cf__hf_bert_config_json(m, fam, o, arch, f32_decimal(c->norm_eps));
     } else {
         cJSON_AddItemToArray(arch, cJSON_CreateString("CformerForCausalLM"));
         cJSON_AddStringToObject(o, "model_type", "cformer");
@@ -707,7 +740,7 @@ cf_status cf__save_hf(cf_model *m, const char *dir, const char *extra_key, const
     for (int i = 0; i < m->n_params; i++) {
         cf_param *p = &m->params[i];
         const cf_weight *w = p->w;
-        if (!map_name(fam, p->name, &maps[i])) {
+        if (!map_name(&m->cfg, fam, p->name, &maps[i])) {
             s = CF_ERR(ctx, CF_ERR_INTERNAL, "no name for %s", p->name);
             goto done;
         }
@@ -720,6 +753,11 @@ cf_status cf__save_hf(cf_model *m, const char *dir, const char *extra_key, const
             int64_t shape[2];
             int nd;
             expected_shape(w, kind, shape, &nd);
+            if (p->decay && w->rows == 1 && kind == MAP_DIRECT) {
+                nd = 2;  // a one-row matrix stays 2-D (see the loader)
+                shape[0] = 1;
+                shape[1] = w->cols;
+            }
             e[slot].name = maps[i].name;
             e[slot].dtype = CF_DT_F32;
             e[slot].ndim = nd;
@@ -759,6 +797,7 @@ cf_status cf__save_hf(cf_model *m, const char *dir, const char *extra_key, const
         size_t lens[2] = {len, 1};
         s = cf__write_atomic(ctx, cfg_path, chunk, lens, 2);
     }
+    if (s == CF_OK) s = cf__hf_copy_tokenizer(m, dir);  // a saved folder carries its tokenizer
     goto done;
 oom:
     s = CF_NOMEM(ctx);

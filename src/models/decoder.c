@@ -2,6 +2,8 @@
 // (the layers record the tape), batch inference, and incremental decoding with a KV cache.
 // Options come from cf_config: pre/post-norm, LayerNorm/RMSNorm, learned/sinusoidal/rotary
 // positions, plain or gated feed-forward, biases, tied output, causal or bidirectional.
+// Encoders (BERT family) share it: their embeddings (token types, embedding LayerNorm, position
+// ids) and heads are in encoder.c; the padding mask travels as g->key_mask.
 #include "model_internal.h"
 
 static const cf_weight *opt(const cf_weight *w) { return w->data ? w : NULL; }
@@ -53,14 +55,17 @@ static cf_tensor *mlp_block(cf_graph *g, const cf_model *m, int l, cf_tensor *h)
     return cf__linear(g, u, &y->w_down, opt(&y->b_down));
 }
 
-cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, int64_t B,
-                             int64_t T, const int64_t *rows, int64_t n_rows) {
+cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
+                            const int32_t *type_ids, int64_t B, int64_t T) {
     const cf_config *c = &m->cfg;
     CF_ASSERT(g->pos0 + T <= (c->pos == CF_POS_ROPE || c->pos == CF_POS_SINUSOIDAL ? m->pos_len
                                                                                      : c->n_ctx));
-    cf_tensor *x = cf__embed(g, &m->wte, c->pos == CF_POS_LEARNED ? &m->wpe : NULL,
-                             c->pos == CF_POS_SINUSOIDAL ? m->sinus : NULL, tokens, B, T,
-                             g->pos0);
+    cf_tensor *x;
+    if (c->type_vocab_size > 0 || c->embd_norm || c->pos_offset > 0)
+        x = cf__encoder_embed(g, m, tokens, type_ids, B, T);  // BERT family (encoder.c)
+    else
+        x = cf__embed(g, &m->wte, c->pos == CF_POS_LEARNED ? &m->wpe : NULL,
+                      c->pos == CF_POS_SINUSOIDAL ? m->sinus : NULL, tokens, B, T, g->pos0);
     for (int l = 0; l < c->n_layers; l++) {
         const cf_layer *y = &m->layers[l];
         if (c->pre_norm) {
@@ -77,6 +82,13 @@ cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, in
     x->ndim = 2;  // view (B, T, C) as (B*T, C)
     x->shape[0] = flat[0];
     x->shape[1] = flat[1];
+    return x;
+}
+
+cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, int64_t B,
+                             int64_t T, const int64_t *rows, int64_t n_rows) {
+    cf_tensor *x = cf__model_hidden(g, m, tokens, NULL, B, T);
     if (rows) x = cf__gather_rows(g, x, rows, n_rows);
+    if (m->cfg.heads & CF_HEAD_MLM) return cf__encoder_mlm(g, m, x);  // encoder.c
     return cf__linear(g, x, &m->lm_head, NULL);
 }

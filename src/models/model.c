@@ -31,6 +31,7 @@ cf_config cf_config_gpt2(void) {
     c.causal = 1;
     c.bos_id = -1;
     c.eos_id = -1;
+    c.pad_id = -1;
     return c;
 }
 
@@ -56,6 +57,47 @@ cf_config cf_config_llama(void) {
     c.causal = 1;
     c.bos_id = 1;
     c.eos_id = 2;
+    c.pad_id = -1;
+    return c;
+}
+
+cf_config cf_config_bert(void) {
+    cf_config c = cf_config_gpt2();
+    c.family = CF_FAMILY_BERT;
+    c.vocab_size = 30522;
+    c.n_ctx = 512;
+    c.pre_norm = 0;
+    c.final_norm = 0;
+    c.norm_eps = 1e-12f;
+    c.act = CF_ACT_GELU;
+    c.causal = 0;
+    c.type_vocab_size = 2;
+    c.embd_norm = 1;
+    c.pad_id = 0;
+    c.heads = CF_HEAD_POOLER | CF_HEAD_MLM;
+    return c;
+}
+
+cf_config cf_config_roberta(void) {
+    cf_config c = cf_config_bert();
+    c.family = CF_FAMILY_ROBERTA;
+    c.vocab_size = 50265;
+    c.n_ctx = 514;
+    c.norm_eps = 1e-5f;
+    c.type_vocab_size = 1;
+    c.pad_id = 1;
+    c.pos_offset = 2;
+    c.bos_id = 0;
+    c.eos_id = 2;
+    return c;
+}
+
+cf_config cf_config_distilbert(void) {
+    cf_config c = cf_config_bert();
+    c.family = CF_FAMILY_DISTILBERT;
+    c.n_layers = 6;
+    c.type_vocab_size = 0;
+    c.heads = CF_HEAD_MLM;
     return c;
 }
 
@@ -94,7 +136,27 @@ cf_status cf_config_finish(cf_ctx *ctx, cf_config *c) {
     if ((unsigned)c->pos > CF_POS_ROPE) return BAD("unknown position kind %d", (int)c->pos);
     if ((unsigned)c->act > CF_ACT_GEGLU) return BAD("unknown activation %d", (int)c->act);
     if ((unsigned)c->rope_style > CF_ROPE_INTERLEAVED) return BAD("unknown rope style");
-    if ((unsigned)c->family > CF_FAMILY_LLAMA) return BAD("unknown family");
+    if ((unsigned)c->family > CF_FAMILY_DISTILBERT) return BAD("unknown family");
+    if (c->type_vocab_size < 0 || c->type_vocab_size > (1 << 16))
+        return BAD("type_vocab_size = %d (must be 0..65536)", c->type_vocab_size);
+    if (c->pad_id < -1 || c->pad_id >= c->vocab_size) return BAD("pad_id = %d", c->pad_id);
+    if (c->pos_offset < 0 || c->pos_offset >= c->n_ctx)
+        return BAD("pos_offset = %d (must be 0..n_ctx - 1 = %d)", c->pos_offset, c->n_ctx - 1);
+    if ((c->type_vocab_size > 0 || c->embd_norm || c->pos_offset > 0) &&
+        c->pos != CF_POS_LEARNED && c->pos != CF_POS_NONE)
+        return BAD("token types, embedding norm and position offsets need learned positions");
+    if (c->pos_offset > 0 && (c->pos != CF_POS_LEARNED || c->pad_id < 0 || c->pad_id >= c->n_ctx))
+        return BAD("pos_offset = %d needs learned positions and a pad_id below n_ctx",
+                   c->pos_offset);
+    if (c->heads & ~(CF_HEAD_POOLER | CF_HEAD_MLM | CF_HEAD_SEQ_CLS | CF_HEAD_TOKEN_CLS |
+                     CF_HEAD_QA))
+        return BAD("heads = 0x%x has unknown bits", (unsigned)c->heads);
+    if ((c->heads & CF_HEAD_SEQ_CLS) && (c->heads & CF_HEAD_TOKEN_CLS))
+        return BAD("heads: sequence and token classification both use 'classifier'; pick one");
+    if (c->heads & CF_HEAD_SEQ_CLS) c->heads |= CF_HEAD_POOLER;
+    bool cls = c->heads & (CF_HEAD_SEQ_CLS | CF_HEAD_TOKEN_CLS);
+    if (c->n_labels < (cls ? 1 : 0) || c->n_labels > (1 << 16))
+        return BAD("n_labels = %d (must be %d..65536)", c->n_labels, cls ? 1 : 0);
     if (c->pos == CF_POS_SINUSOIDAL && c->n_embd % 2)
         return BAD("n_embd = %d must be even for sinusoidal positions", c->n_embd);
     if (!(c->norm_eps > 0.0f) || c->norm_eps > 1.0f) return BAD("norm_eps = %g", c->norm_eps);
@@ -113,6 +175,7 @@ cf_status cf_config_finish(cf_ctx *ctx, cf_config *c) {
     c->mlp_bias = !!c->mlp_bias;
     c->tie_embeddings = !!c->tie_embeddings;
     c->causal = !!c->causal;
+    c->embd_norm = !!c->embd_norm;
     return CF_OK;
 }
 
@@ -146,7 +209,7 @@ cf_status cf__model_alloc(cf_ctx *ctx, const cf_config *cfg, cf_model **out) {
     int64_t C = c->n_embd, V = c->vocab_size, F = c->n_ff, qd = (int64_t)c->n_heads * c->head_dim,
             kvd = (int64_t)c->n_kv_heads * c->head_dim;
     m->layers = cf__calloc((size_t)c->n_layers, sizeof(cf_layer));
-    m->params = cf__calloc((size_t)c->n_layers * 20 + 8, sizeof(cf_param));
+    m->params = cf__calloc((size_t)c->n_layers * 20 + 24, sizeof(cf_param));
     if (!m->layers || !m->params) {
         cf_model_free(m);
         return CF_NOMEM(ctx);
@@ -158,6 +221,18 @@ cf_status cf__model_alloc(cf_ctx *ctx, const cf_config *cfg, cf_model **out) {
     if (c->pos == CF_POS_LEARNED) {
         set_shape(&m->wpe, c->n_ctx, C);
         reg(m, &n, &m->wpe, true, false, false, "pos_embeddings", 0);
+    }
+    if (c->type_vocab_size > 0) {
+        set_shape(&m->wtt, c->type_vocab_size, C);
+        reg(m, &n, &m->wtt, true, false, false, "tok_type_embeddings", 0);
+    }
+    if (c->embd_norm) {
+        set_shape(&m->lne_w, 1, C);
+        reg(m, &n, &m->lne_w, false, true, false, "norm_e.weight", 0);
+        if (ln) {
+            set_shape(&m->lne_b, 1, C);
+            reg(m, &n, &m->lne_b, false, false, false, "norm_e.bias", 0);
+        }
     }
     for (int l = 0; l < c->n_layers; l++) {
         cf_layer *y = &m->layers[l];
@@ -218,6 +293,7 @@ cf_status cf__model_alloc(cf_ctx *ctx, const cf_config *cfg, cf_model **out) {
         set_shape(&m->lm_head, V, C);
         reg(m, &n, &m->lm_head, true, false, false, "lm_head", 0);
     }
+    n = cf__model_reg_heads(m, n);
     m->n_params = n;
     *out = m;
     return CF_OK;
@@ -369,7 +445,7 @@ static void init_weights(cf_model *m, uint64_t seed) {
         float *d = p->w->data;
         if (p->is_norm) {
             for (int64_t k = 0; k < n; k++) d[k] = 1.0f;
-        } else if (p->w->rows == 1) {
+        } else if (p->w->rows == 1 && !p->decay) {
             memset(d, 0, (size_t)n * sizeof(float));  // biases
         } else {
             float s = p->residual ? res_std : std;
@@ -403,6 +479,8 @@ void cf_model_free(cf_model *m) {
     cf__free(m->sinus);
     cf__free(m->slab);
     cf__file_unmap(&m->file);
+    cf__free(m->labels);
+    cf__free(m->src_dir);
     cf__free(m);
 }
 
@@ -471,9 +549,9 @@ cf_status cf__check_tokens(cf_ctx *ctx, const int32_t *tokens, int64_t n, int32_
 cf_status cf_model_forward(cf_model *m, const int32_t *tokens, int B, int T, float *logits) {
     cf_ctx *ctx = m->ctx;
     if (B < 1 || T < 1) return CF_ERR(ctx, CF_ERR_INVALID_ARG, "B = %d, T = %d", B, T);
-    if (T > m->cfg.n_ctx)
+    if (T > m->cfg.n_ctx - m->cfg.pos_offset)
         return CF_ERR(ctx, CF_ERR_INVALID_ARG, "T = %d exceeds the model's n_ctx = %d", T,
-                      m->cfg.n_ctx);
+                      m->cfg.n_ctx - m->cfg.pos_offset);
     CF_TRY(cf__check_tokens(ctx, tokens, (int64_t)B * T, m->cfg.vocab_size));
     CF_TRY(cf__model_positions(m, T));
     cf_graph g;

@@ -43,6 +43,17 @@ struct cf_model {
     bool mapped;
     const char *source;              // "new", "llama2.c", "hf-gpt2", "hf-llama", "cformer"
     char tok_hint[256];              // tokenizer named by the files ("byte"), or ""
+    // Encoders (BERT family, see encoder.c); views are empty when the config has no such part.
+    cf_weight wtt;                   // (type_vocab, C) token-type embeddings
+    cf_weight lne_w, lne_b;          // (C) LayerNorm over the embedding sum
+    cf_weight pool_w, pool_b;        // (C, C), (C) pooler dense (tanh; DistilBERT: ReLU)
+    cf_weight mlm_w, mlm_b;          // (C, C), (C) MLM transform dense
+    cf_weight mlm_ln_w, mlm_ln_b;    // (C) MLM transform LayerNorm
+    cf_weight mlm_bias;              // (1, V) bias of the tied MLM decoder
+    cf_weight cls_w, cls_b;          // (n_labels, C), (n_labels) sequence / token classifier
+    cf_weight qa_w, qa_b;            // (2, C), (2) start / end logits
+    char *labels;                    // n_labels NUL-terminated names back to back, or NULL
+    char *src_dir;                   // the folder a Hugging Face model was loaded from, or NULL
 };
 
 // Allocates the model object and the registry for cfg (finished and validated); weights are
@@ -73,6 +84,20 @@ cf_param *cf__model_param(cf_model *m, const char *name);
 // Returns logits (B*T or n_rows, V).
 cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, int64_t B,
                              int64_t T, const int64_t *rows, int64_t n_rows);
+
+// Registers the encoder head weights the config asks for (encoder.c), starting at index n;
+// returns the new count.
+int cf__model_reg_heads(cf_model *m, int n);
+
+// The generic forward up to the final norm: hidden states (B*T, C). type_ids: (B, T) token
+// types or NULL (all 0); the padding mask is g->key_mask.
+cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
+                            const int32_t *type_ids, int64_t B, int64_t T);
+// Encoder pieces (encoder.c): the embeddings of an encoder config (word + position ids +
+// token types, then the embedding LayerNorm); the MLM head on hidden rows x (N, C) -> (N, V).
+cf_tensor *cf__encoder_embed(cf_graph *g, cf_model *m, const int32_t *tokens,
+                             const int32_t *type_ids, int64_t B, int64_t T);
+cf_tensor *cf__encoder_mlm(cf_graph *g, cf_model *m, cf_tensor *x);
 
 // Range check of token ids against V, with a message naming the first bad one.
 cf_status cf__check_tokens(cf_ctx *ctx, const int32_t *tokens, int64_t n, int32_t V);

@@ -132,4 +132,27 @@ cf_tensor *cf__cross_entropy(cf_graph *g, cf_tensor *logits, const int32_t *targ
 // Rows of x selected by index: y[r] = x[rows[r]] (e.g. the last position of each sequence).
 cf_tensor *cf__gather_rows(cf_graph *g, cf_tensor *x, const int64_t *rows, int64_t n);
 
+// ---- encoder layers (encoder_layers.c) ----
+
+// y[b, t] = wte[tokens] + wpe[pos_ids] (when wpe) + wtt[type_ids] (when wtt; NULL ids: type 0).
+// Ids (B, T) already range-checked. Output (B, T, C).
+cf_tensor *cf__embed_sum(cf_graph *g, const cf_weight *wte, const cf_weight *wpe,
+                         const cf_weight *wtt, const int32_t *tokens, const int32_t *pos_ids,
+                         const int32_t *type_ids, int64_t B, int64_t T);
+cf_tensor *cf__tanh(cf_graph *g, cf_tensor *x);
+// Mean over the positions of x (B*T, C) where mask (B, T) is 1 (NULL: all). Output (B, C); a
+// row with no positions gives zeros.
+cf_tensor *cf__masked_mean(cf_graph *g, cf_tensor *x, const uint8_t *mask, int64_t B, int64_t T);
+// y = x / max(|x|, eps) per row of the last dimension (torch.nn.functional.normalize).
+cf_tensor *cf__l2_normalize(cf_graph *g, cf_tensor *x, float eps);
+// Cross-entropy of logits (N, K) with optional class weights (K): sum_i w[y_i] nll_i /
+// sum_i w[y_i] over targets >= 0 (torch.nn.CrossEntropyLoss(weight), ignore_index < 0).
+cf_tensor *cf__cross_entropy_w(cf_graph *g, cf_tensor *logits, const int32_t *targets,
+                               const float *class_w);
+// BertForQuestionAnswering's loss on logits (B*T, 2) (start, end per position): positions are
+// clamped to [0, T], T is ignored, and the loss is the mean of the start and end
+// cross-entropies over the positions along T.
+cf_tensor *cf__qa_loss(cf_graph *g, cf_tensor *logits, int64_t B, int64_t T,
+                       const int32_t *start, const int32_t *end);
+
 #endif

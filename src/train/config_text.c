@@ -145,7 +145,7 @@ cf_status cf_train_config_parse(cf_ctx *ctx, const char *path, const char *text,
             if (!strcmp(k, "family")) {
                 if (pass == 1) continue;
                 int f = cf__family_parse(v);
-                if (f < 0) {
+                if (f < 0 || f > CF_FAMILY_LLAMA) {  // encoders are fine-tuned, not LM-trained
                     st = CF_FORMAT_ERR(ctx, "%s:%d: family '%s' (gpt2, llama, generic)", path,
                                        line_no, v);
                     break;

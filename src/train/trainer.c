@@ -13,6 +13,7 @@
 
 #include "../io/load.h"
 #include "../models/model_internal.h"
+#include "train_internal.h"
 
 enum { SLAB_CHUNK = 1 << 16 };  // floats per chunk of the whole-slab passes
 
@@ -32,6 +33,10 @@ struct cf_trainer {
     int32_t *batch;    // (accum, B, T + 1)
     int32_t *inputs, *targets;  // (B, T)
     double *partial;   // per-chunk sums of squares of the gradient slab
+    // Fine-tuning (encoder_train.c): a per-parameter learning-rate multiplier (0 freezes; NULL:
+    // all 1) and the graph of the task steps, planned for the largest batch seen.
+    float *lr_scale;   // (n_params)
+    cf_graph gt;
 };
 
 cf_train_params cf_train_default_params(void) {
@@ -93,6 +98,7 @@ cf_status cf_trainer_create(cf_model *m, const cf_train_params *p, cf_trainer **
     cf__rng_seed(&t->rng, p->seed);
     cf__graph_init(&t->g, ctx);
     cf__graph_init(&t->ge, ctx);
+    cf__graph_init(&t->gt, ctx);
     size_t n = m->slab_floats;
     size_t bt = (size_t)p->batch_size * (size_t)p->seq_len;
     t->grads = cf__calloc(n, sizeof(float));
@@ -117,6 +123,8 @@ void cf_trainer_free(cf_trainer *t) {
     cf__model_set_grads(t->m, NULL);
     cf__graph_deinit(&t->g);
     cf__graph_deinit(&t->ge);
+    cf__graph_deinit(&t->gt);
+    cf__free(t->lr_scale);
     cf__free(t->grads);
     cf__free(t->mom);
     cf__free(t->vel);
@@ -251,8 +259,7 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
                           tokens[i], (long long)i, is_input ? 0 : -1, m->cfg.vocab_size);
     }
     double t0 = cf__now();
-    slab_job zero = {t->ctx->k, t->grads, m->slab_floats, NULL};
-    cf__pool_run(ctx->pool, slab_task, &zero);
+    cf__trainer_zero_grads(t);
     double loss_sum = 0;
     for (int64_t a = 0; a < A; a++) {
         const int32_t *rows = tokens + a * B * (T + 1);
@@ -260,6 +267,20 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
         CF_TRY(micro_batch(t, &t->g, &t->planned, rows, B, T, true, 1.0f / (float)A, &loss));
         loss_sum += loss;
     }
+    cf__trainer_update(t, loss_sum / (double)A, A * B * T, t0, st);
+    return CF_OK;
+}
+
+void cf__trainer_zero_grads(cf_trainer *t) {
+    slab_job zero = {t->ctx->k, t->grads, t->m->slab_floats, NULL};
+    cf__pool_run(t->ctx->pool, slab_task, &zero);
+}
+
+void cf__trainer_update(cf_trainer *t, double loss, int64_t tokens, double t0,
+                        cf_step_stats *st) {
+    cf_ctx *ctx = t->ctx;
+    cf_model *m = t->m;
+    const cf_train_params *p = &t->p;
     // Global gradient norm (double, fixed order) and clipping.
     float norm = (float)sqrt(grad_sumsq(t));
     // Clipping scales the gradient inside the AdamW pass, saving a pass over the slab.
@@ -270,24 +291,30 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
     for (int i = 0; i < m->n_params; i++) {
         cf_param *pr = &m->params[i];
         size_t off = cf__weight_offset(m, pr->w);
+        float lr_i = t->lr_scale ? lr * t->lr_scale[i] : lr;
+        if (t->lr_scale && t->lr_scale[i] == 0.0f) continue;  // frozen: no update, no decay
         adam_job j = {ctx->k, pr->w->data, t->grads + off, t->mom + off, t->vel + off,
                       cf__weight_numel(pr->w),
-                      {lr, p->beta1, p->beta2, p->eps, pr->decay ? p->weight_decay : 0.0f, bc1, bc2,
-                       gscale}};
+                      {lr_i, p->beta1, p->beta2, p->eps, pr->decay ? p->weight_decay : 0.0f, bc1,
+                       bc2, gscale}};
         if (j.n > 16384 && ctx->n_threads > 1) cf__pool_run(ctx->pool, adam_task, &j);
         else adam_task(0, 1, &j);
     }
     t->step = step1;
     if (st) {
         st->step = t->step;
-        st->loss = (float)(loss_sum / (double)A);
+        st->loss = (float)loss;
         st->lr = lr;
         st->grad_norm = norm;
-        st->tokens = A * B * T;
+        st->tokens = tokens;
         st->seconds = cf__now() - t0;
     }
-    return CF_OK;
 }
+
+cf_model *cf__trainer_model(cf_trainer *t) { return t->m; }
+float *cf__trainer_grads(cf_trainer *t) { return t->grads; }
+cf_graph *cf__trainer_task_graph(cf_trainer *t) { return &t->gt; }
+float **cf__trainer_lr_scale(cf_trainer *t) { return &t->lr_scale; }
 
 cf_status cf_trainer_step(cf_trainer *t, cf_step_stats *st) {
     if (!t->data) return CF_ERR(t->ctx, CF_ERR_INVALID_ARG, "no training data set");

@@ -472,6 +472,101 @@ static void test_models(void) {
     model_case("post-norm-bidirectional-sinusoidal", e);
 }
 
+// ---- encoder layers (src/nn/encoder_layers.c) ----
+
+static cf_tensor *f_tanh(cf_graph *g, gcase *c, cf_tensor **in) {
+    (void)c;
+    return cf__tanh(g, in[0]);
+}
+
+static const uint8_t g_pool_mask[2 * 5] = {1, 1, 1, 1, 1, 1, 1, 0, 0, 0};
+
+// Masked mean over positions, then L2 normalisation (the sentence-embedding path).
+static cf_tensor *f_pool(cf_graph *g, gcase *c, cf_tensor **in) {
+    cf_tensor *p = cf__masked_mean(g, in[0], c->iarg[0] ? g_pool_mask : NULL, 2, 5);
+    return c->iarg[1] ? cf__l2_normalize(g, p, 1e-12f) : p;
+}
+
+static const int32_t g_etok[6] = {3, 1, 3, 0, 4, 2}, g_epos[6] = {2, 3, 4, 1, 2, 1},
+                     g_etype[6] = {0, 1, 1, 0, 0, 1};
+
+static cf_tensor *f_embed_sum(cf_graph *g, gcase *c, cf_tensor **in) {
+    (void)in;
+    return cf__embed_sum(g, &c->w[0], &c->w[1], &c->w[2], g_etok, g_epos, g_etype, 2, 3);
+}
+
+static const float g_class_w[4] = {0.5f, 2.0f, 1.0f, 1.5f};
+
+static cf_tensor *f_wce(cf_graph *g, gcase *c, cf_tensor **in) {
+    return cf__cross_entropy_w(g, in[0], c->targets, c->iarg[0] ? g_class_w : NULL);
+}
+
+static const int32_t g_qa_start[3] = {1, -4, 2}, g_qa_end[3] = {4, 9, 5};  // -4 -> 0, 9 ignored
+
+static cf_tensor *f_qa(cf_graph *g, gcase *c, cf_tensor **in) {
+    (void)c;
+    return cf__qa_loss(g, in[0], 3, 5, g_qa_start, g_qa_end);
+}
+
+static void test_encoder_layers(void) {
+    cf_rng r;
+    cf__rng_seed(&r, 8);
+    gcase t = {.name = "tanh"};
+    int64_t s2[2] = {3, 11};
+    add_input(&t, &r, 2, s2, 1.2f);
+    t.fwd = f_tanh;
+    run_both(&t);
+    free_case(&t);
+    for (int v = 0; v < 3; v++) {  // mean (all), masked mean, masked mean + normalize
+        gcase p = {.name = v == 0 ? "mean-pool" : v == 1 ? "masked-mean-pool" : "mean-pool-l2"};
+        int64_t s[2] = {10, 6};
+        add_input(&p, &r, 2, s, 1.0f);
+        p.iarg[0] = v > 0;
+        p.iarg[1] = v == 2;
+        p.fwd = f_pool;
+        run_both(&p);
+        free_case(&p);
+    }
+    gcase e = {.name = "embed-sum"};
+    int64_t one[1] = {1};
+    add_input(&e, &r, 1, one, 1.0f);  // unused placeholder input
+    e.in_no_grad[0] = true;
+    add_weight(&e, &r, 5, 4, false, 0, 1.0f, 0.0f);  // wte (V=5, C=4)
+    add_weight(&e, &r, 6, 4, false, 0, 1.0f, 0.0f);  // wpe
+    add_weight(&e, &r, 2, 4, false, 0, 1.0f, 0.0f);  // token types
+    e.fwd = f_embed_sum;
+    run_both(&e);
+    free_case(&e);
+    static const int32_t targets[5] = {3, -100, 1, 0, 3};
+    for (int w = 0; w < 2; w++) {
+        gcase c = {.name = w ? "cross_entropy-class-weights" : "cross_entropy-small"};
+        int64_t s[2] = {5, 4};
+        add_input(&c, &r, 2, s, 2.0f);
+        c.targets = targets;
+        c.iarg[0] = w;
+        c.fwd = f_wce;
+        run_both(&c);
+        free_case(&c);
+    }
+    gcase q = {.name = "qa-loss"};
+    int64_t sq[2] = {15, 2};
+    add_input(&q, &r, 2, sq, 2.0f);
+    q.fwd = f_qa;
+    run_both(&q);
+    free_case(&q);
+}
+
+static void test_encoder_models(void) {
+    cf_config b = cf_config_bert();
+    b.n_layers = 2, b.n_embd = 12, b.n_heads = 3, b.n_kv_heads = 3, b.head_dim = 4, b.n_ff = 20;
+    b.vocab_size = 11, b.n_ctx = 16;
+    model_case("bert-mlm", b);  // embedding LayerNorm, token types, post-norm, MLM head
+    cf_config rb = cf_config_roberta();
+    rb.n_layers = 1, rb.n_embd = 8, rb.n_heads = 2, rb.n_kv_heads = 2, rb.head_dim = 4;
+    rb.n_ff = 12, rb.vocab_size = 9, rb.n_ctx = 10;
+    model_case("roberta-mlm", rb);  // positions from pad_id + 1
+}
+
 const cf_test tests_nn[] = {
     {"grad/linear", test_linear},
     {"grad/norms", test_norms},
@@ -481,5 +576,7 @@ const cf_test tests_nn[] = {
     {"grad/cross_entropy", test_cross_entropy},
     {"grad/embed", test_embed},
     {"grad/models", test_models},
+    {"grad/encoder_layers", test_encoder_layers},
+    {"grad/encoder_models", test_encoder_models},
     {NULL, NULL},
 };

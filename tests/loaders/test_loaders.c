@@ -571,8 +571,8 @@ static void test_hf_bad_config(void) {
     hf_config_case(ctx, "config not JSON", "{ this is not json", CF_ERR_FORMAT, "JSON");
     hf_config_case(ctx, "config a JSON array", "[1, 2]", CF_ERR_FORMAT, "not a JSON object");
     hf_config_case(ctx, "config a number", "42", CF_ERR_FORMAT, "not a JSON object");
-    hf_config_case(ctx, "unsupported model_type", "{\"model_type\":\"bert\"}", CF_ERR_UNSUPPORTED,
-                   "model_type 'bert'");
+    hf_config_case(ctx, "unsupported model_type", "{\"model_type\":\"falcon\"}",
+                   CF_ERR_UNSUPPORTED, "model_type 'falcon'");
     hf_config_case(ctx, "no model_type", "{\"n_embd\":8}", CF_ERR_UNSUPPORTED, "model_type");
     hf_config_case(ctx, "model_type a number", "{\"model_type\":2}", CF_ERR_UNSUPPORTED,
                    "model_type");
