@@ -49,6 +49,10 @@ int cmd_train(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_bleu(int argc, char **argv);  // cmd_bleu.c
 int cmd_info(int argc, char **argv);
+int cmd_classify(int argc, char **argv);    // cmd_encoder.c
+int cmd_qa(int argc, char **argv);          // cmd_encoder.c
+int cmd_embed(int argc, char **argv);       // cmd_encoder.c
+int cmd_train_task(int argc, char **argv);  // cmd_encoder.c: train --task mlm|classify|qa
 int cmd_tokenize(int argc, char **argv);    // cmd_tokenize.c
 int cmd_detokenize(int argc, char **argv);  // cmd_tokenize.c
 int cmd_tokenizer(int argc, char **argv);   // cmd_tokenize.c: tokenizer train

@@ -66,12 +66,17 @@ static int copy_file(const char *from, const char *to) {
 }
 
 int cmd_train(int argc, char **argv) {
+    // --task mlm|classify|qa trains an encoder (cmd_encoder.c); --task lm (or none) is this.
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--task") && strcmp(argv[i + 1], "lm"))
+            return cmd_train_task(argc, argv);
     cli_opt opts[] = {
         {"config", OPT_STR, "FILE", "model and training settings (key = value lines)"},
         {"data", OPT_STR, "FILE", "training text; the last val_fraction is held out"},
         {"out", OPT_STR, "DIR", "output folder (default: out)"},
         {"resume", OPT_FLAG, NULL, "continue from DIR/checkpoint.safetensors"},
         {"tokenizer", OPT_STR, "PATH", "'byte' (default) or a llama2.c tokenizer.bin"},
+        {"task", OPT_STR, "lm", "lm (this); mlm, classify, qa: see cformer train --task mlm --help"},
         {"steps", OPT_INT, "N", "override max_steps"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
         {NULL},

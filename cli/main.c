@@ -12,7 +12,11 @@ static void usage(FILE *f) {
             "commands:\n"
             "  generate     generate text from a model (llama2.c .bin, Hugging Face folder, "
             "cformer checkpoint)\n"
-            "  train        train a decoder from a text file; resumable checkpoints\n"
+            "  train        train a decoder from a text file; resumable checkpoints; with --task\n"
+            "               mlm|classify|qa: pretrain or fine-tune an encoder (BERT)\n"
+            "  classify     label each line of stdin (or --eval a TSV: accuracy)\n"
+            "  qa           answer a question from a context (or --eval a SQuAD file: EM/F1)\n"
+            "  embed        one sentence embedding per line of stdin\n"
             "  perplexity   perplexity of a model on a text file\n"
             "  bleu         corpus BLEU of a hypothesis file against references (as sacreBLEU)\n"
             "  info         architecture, parameter count and memory of a model\n"
@@ -33,6 +37,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
     if (!strcmp(cmd, "bleu")) return cmd_bleu(argc - 1, argv + 1);
+    if (!strcmp(cmd, "classify")) return cmd_classify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "qa")) return cmd_qa(argc - 1, argv + 1);
+    if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "detokenize")) return cmd_detokenize(argc - 1, argv + 1);

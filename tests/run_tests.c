@@ -21,10 +21,11 @@ extern const cf_test tests_kernels[], tests_nn[], tests_model[], tests_io[], tes
     tests_infer[], tests_golden[], tests_loaders[], tests_cli[], tests_tokenizer[],
     tests_tokenizer_golden[], tests_bert[];
 extern const cf_test tests_eval[];
+extern const cf_test tests_cli_encoder[];
 static const cf_test *const TABLES[] = {tests_kernels, tests_nn,        tests_model,  tests_io,
                                         tests_tokenizer, tests_train, tests_infer,  tests_golden,
                                         tests_loaders, tests_cli, tests_tokenizer_golden,
-                                        tests_eval, tests_bert};
+                                        tests_eval, tests_bert, tests_cli_encoder};
 
 double cf_test_compare(const char *what, const float *got, const float *want, int64_t n,
                        double atol, double rtol) {

@@ -142,6 +142,13 @@ CF_API const char *cf_model_tokenizer_hint(const cf_model *m);
 // Records the tokenizer to name in saved files (at most 255 bytes; NULL clears it).
 CF_API void cf_model_set_tokenizer_hint(cf_model *m, const char *hint);
 
+// Copies into dst every weight that src has under the same cformer name (shapes must agree),
+// e.g. a pretrained encoder into a model made with the heads a task needs; dst's other weights
+// (new heads) keep their initialisation. Counts go to *n_copied and *n_missing (either may be
+// NULL). Errors: CF_ERR_FORMAT naming a tensor whose shapes differ.
+CF_API cf_status cf_model_copy_weights(cf_model *dst, const cf_model *src, int *n_copied,
+                                       int *n_missing);
+
 typedef struct cf_memory_info {
     int64_t weight_bytes;      // parameters in float32 (mapped or in memory)
     int64_t kv_bytes;          // KV cache for n_ctx positions, one sequence

@@ -137,7 +137,23 @@ static cf_tensor *build(cf_graph *g, cf_model *m, const cf_encoder_batch *b, out
 cf_tensor *cf__encoder_task_loss(cf_graph *g, cf_model *m, cf_task task,
                                  const cf_encoder_batch *b, const float *class_w) {
     switch (task) {
-    case CF_TASK_MLM: return cf__cross_entropy(g, build(g, m, b, OUT_MLM, 0, 0), b->labels);
+    case CF_TASK_MLM: {
+        // Only the masked positions (about 15 %) go through the MLM head: its (V, C) decoder
+        // dominates a small encoder's cost. The loss is the same mean over them.
+        int64_t n = (int64_t)b->B * b->T, k = 0;
+        for (int64_t i = 0; i < n; i++) k += b->labels[i] >= 0;
+        if (k == 0) return cf__cross_entropy(g, build(g, m, b, OUT_MLM, 0, 0), b->labels);
+        cf_tensor *x = build(g, m, b, OUT_HIDDEN, 0, 0);
+        int64_t *rows = cf__arena_alloc(&g->act, (size_t)k * sizeof(int64_t));
+        int32_t *tg = cf__arena_alloc(&g->act, (size_t)k * sizeof(int32_t));
+        if (rows && tg)
+            for (int64_t i = 0, j = 0; i < n; i++)
+                if (b->labels[i] >= 0) {
+                    rows[j] = i;
+                    tg[j++] = b->labels[i];
+                }
+        return cf__cross_entropy(g, cf__encoder_mlm(g, m, cf__gather_rows(g, x, rows, k)), tg);
+    }
     case CF_TASK_SEQ_CLS:
         return cf__cross_entropy_w(g, build(g, m, b, OUT_SEQ, 0, 0), b->labels, class_w);
     case CF_TASK_TOKEN_CLS:

@@ -1,0 +1,228 @@
+// The encoder commands end to end, as a user runs them: `cformer train --task mlm` pretrains a
+// tiny BERT on generated sentences, `--task classify` fine-tunes it on a sentiment task whose
+// words decide the label, `--task qa` on questions whose answer follows a fixed phrase; then
+// `classify` (stdin and --eval), `qa` (--context and --eval) and `embed` read the saved
+// Hugging Face folders. The data are made here (a 40-word vocab.txt and templates), so a tiny
+// model learns them in seconds; the checks are on what it learned, so a broken loss, head,
+// saver or scorer fails them. Bad input (a broken TSV row, labels outside the label set, an
+// empty question, a missing head) must give an error that names it.
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../test.h"
+
+// CF_CLI as an absolute path (the commands run inside the test's temporary folder).
+static const char *cli(void) {
+    static char abs[4096];
+    const char *p = getenv("CF_CLI");
+    if (!p || !*p) {
+        fprintf(stderr, "  CF_CLI is not set; skipping (run through `make test-unit`)\n");
+        return NULL;
+    }
+    return realpath(p, abs) ? abs : p;
+}
+
+static char g_out[1 << 16], g_err[1 << 16];
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+}
+
+// Runs `cformer ARGS` through the shell (ARGS may redirect stdin) with one thread; returns the
+// exit status; stdout and stderr land in g_out and g_err.
+static int sh(const char *fmt, ...) {
+    char args[4096], cmd[8192], o[1024], e[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(o, sizeof o, "%s/enc_out.txt", cf_test_tmpdir());
+    snprintf(e, sizeof e, "%s/enc_err.txt", cf_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "cd '%s' && CF_NUM_THREADS=1 '%s' %s >'%s' 2>'%s'", cf_test_tmpdir(),
+             cli(), args, o, e);
+    int rc = system(cmd);
+    slurp(o, g_out, sizeof g_out);
+    slurp(e, g_err, sizeof g_err);
+    rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    if (cf_test_verbose) fprintf(stderr, "  $ cformer %s -> %d\n%s", args, rc, g_err);
+    return rc;
+}
+
+static void put(const char *name, const char *text) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", cf_test_tmpdir(), name);
+    FILE *f = fopen(p, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static const char *WORDS[] = {"the", "a", "movie", "film", "plot", "acting", "was", "is",
+                              "really", "quite", "very", "good", "great", "fine", "bad",
+                              "awful", "poor", "capital", "of", "france", "italy", "spain",
+                              "paris", "rome", "madrid", "what", "?", ".", "city", "and",
+                              "big", "old", "river", "near", "in"};
+
+static uint64_t g_rng = 7;
+static uint32_t rnd(uint32_t n) {
+    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(g_rng >> 33) % n;
+}
+
+static void make_files(void) {
+    char *buf = malloc(1 << 20);
+    size_t n = 0;
+    n += (size_t)sprintf(buf + n, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n");
+    for (size_t i = 0; i < sizeof WORDS / sizeof *WORDS; i++)
+        n += (size_t)sprintf(buf + n, "%s\n", WORDS[i]);
+    put("vocab.txt", buf);
+    static const char *subj[] = {"the movie", "the film", "the plot", "the acting", "a film"};
+    static const char *adv[] = {"", "really ", "quite ", "very "};
+    static const char *pos[] = {"good", "great", "fine"}, *neg[] = {"bad", "awful", "poor"};
+    static const char *ctry[] = {"france", "italy", "spain"}, *cap[] = {"paris", "rome", "madrid"};
+    // The pretraining corpus: sentences of both templates.
+    n = 0;
+    for (int i = 0; i < 600; i++) {
+        int k = (int)rnd(3);
+        if (i % 2)
+            n += (size_t)sprintf(buf + n, "%s was %s%s .\n", subj[rnd(5)], adv[rnd(4)],
+                                 rnd(2) ? pos[k] : neg[k]);
+        else
+            n += (size_t)sprintf(buf + n, "the capital of %s is %s .\n", ctry[k], cap[k]);
+    }
+    put("corpus.txt", buf);
+    // Sentiment: label 1 for the positive words. The dev file has GLUE's header line.
+    for (int f = 0; f < 2; f++) {
+        n = (size_t)sprintf(buf, f ? "sentence\tlabel\n" : "");
+        for (int i = 0; i < (f ? 60 : 400); i++) {
+            int y = (int)rnd(2), k = (int)rnd(3);
+            const char *s = subj[rnd(5)], *a = adv[rnd(4)], *w = y ? pos[k] : neg[k];
+            if (f) n += (size_t)sprintf(buf + n, "%s was %s%s .\t%d\n", s, a, w, y);
+            else n += (size_t)sprintf(buf + n, "%d\t%s was %s%s .\n", y, s, a, w);
+        }
+        put(f ? "dev.tsv" : "train.tsv", buf);
+    }
+    // QA: the capital named in the context answers the question; filler sentences before and
+    // after it move the answer around the window.
+    static const char *filler[] = {"the old river is near the big city .", "the film was good .",
+                                   "a big city is old .", "the plot was very poor ."};
+    for (int f = 0; f < 2; f++) {
+        n = (size_t)sprintf(buf, "{\"version\": \"1.1\", \"data\": [{\"title\": \"t\", \"paragraphs\": [");
+        for (int i = 0; i < (f ? 30 : 240); i++) {
+            char ctxs[512];
+            size_t c = 0;
+            int q = (int)rnd(3), before = (int)rnd(3), after = (int)rnd(2), start = 0;
+            for (int j = 0; j < before; j++) c += (size_t)sprintf(ctxs + c, "%s ", filler[rnd(4)]);
+            c += (size_t)sprintf(ctxs + c, "the capital of %s is ", ctry[q]);
+            start = (int)c;
+            c += (size_t)sprintf(ctxs + c, "%s .", cap[q]);
+            for (int j = 0; j < after; j++) c += (size_t)sprintf(ctxs + c, " %s", filler[rnd(4)]);
+            n += (size_t)sprintf(buf + n,
+                                 "%s{\"context\": \"%s\", \"qas\": [{\"id\": \"q%d_%d\", \"question\": "
+                                 "\"what is the capital of %s ?\", \"answers\": [{\"text\": \"%s\", "
+                                 "\"answer_start\": %d}]}]}",
+                                 i ? ", " : "", ctxs, f, i, ctry[q], cap[q], start);
+        }
+        n += (size_t)sprintf(buf + n, "]}]}\n");
+        put(f ? "qa_dev.json" : "qa_train.json", buf);
+    }
+    put("ctx.txt", "the film was good . the capital of italy is rome . a big city is old .");
+    put("lines.txt", "the movie was really awful .\nthe acting was great .\n");
+    put("broken.tsv", "1\tthe film was good .\n0 the film was bad .\n");
+    put("odd_labels.tsv", "1\tthe film was good .\nmaybe\tthe film was fine .\n");
+    free(buf);
+}
+
+static double value_after(const char *text, const char *key) {
+    const char *p = strstr(text, key);
+    return p ? atof(p + strlen(key)) : -1;
+}
+
+static void test_encoder_cli(void) {
+    if (!cli()) return;
+    make_files();
+    // Pretraining: the held-out masked-LM loss must fall.
+    CF_CHECK_EQ(sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --layers 1 --width "
+                   "32 --heads 2 --ctx 32 --steps 60 --batch 16 --eval-every 5 --lr 3e-3 "
+                   "--out mlm"), 0);
+    double v0 = value_after(g_err, "val loss "), v1 = -1;
+    for (const char *p = g_err; (p = strstr(p, "val loss ")); p++) v1 = atof(p + 9);
+    CF_CHECK(v0 > 0 && v1 > 0 && v1 < v0 - 0.3);
+    slurp("/dev/null", g_out, sizeof g_out);
+    char cfgp[1024];
+    snprintf(cfgp, sizeof cfgp, "%s/mlm/config.json", cf_test_tmpdir());
+    char cfg[8192];
+    slurp(cfgp, cfg, sizeof cfg);
+    CF_CHECK_STR_CONTAINS(cfg, "BertForMaskedLM");
+    // A second run into the same folder without --resume is refused.
+    CF_CHECK(sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --steps 1 --out mlm") != 0);
+    CF_CHECK_STR_CONTAINS(g_err, "--resume");
+
+    // Classification from the pretrained encoder.
+    CF_CHECK_EQ(sh("train --task classify --model mlm --data train.tsv --dev dev.tsv --epochs 4 "
+                   "--batch 16 --lr 2e-3 --label-names negative,positive --out cls"), 0);
+    CF_CHECK_EQ(sh("classify --model cls --eval dev.tsv"), 0);
+    CF_CHECK(value_after(g_out, "accuracy: ") >= 0.95);
+    CF_CHECK(value_after(g_out, "macro_f1: ") >= 0.95);
+    CF_CHECK_EQ(sh("classify --model cls < lines.txt"), 0);
+    CF_CHECK(!strncmp(g_out, "negative\t", 9));
+    CF_CHECK(strstr(g_out, "\npositive\t") != NULL);
+    snprintf(cfgp, sizeof cfgp, "%s/cls/config.json", cf_test_tmpdir());
+    slurp(cfgp, cfg, sizeof cfg);
+    CF_CHECK_STR_CONTAINS(cfg, "BertForSequenceClassification");
+    CF_CHECK_STR_CONTAINS(cfg, "positive");
+
+    // Extractive QA.
+    CF_CHECK_EQ(sh("train --task qa --model mlm --data qa_train.json --dev qa_dev.json --epochs 6 "
+                   "--batch 16 --lr 3e-3 --max-len 32 --doc-stride 8 --out qa"), 0);
+    CF_CHECK_EQ(sh("qa --model qa --eval qa_dev.json --max-len 32 --doc-stride 8"), 0);
+    double em = value_after(g_out, "exact_match: "), f1 = value_after(g_out, "f1: ");
+    CF_CHECK(em >= 0 && em <= 100 && f1 >= em && f1 <= 100);
+    CF_CHECK(f1 >= 90);
+    CF_CHECK_EQ(sh("qa --model qa --context ctx.txt --question 'what is the capital of italy ?' "
+                   "--max-len 32 --doc-stride 8"), 0);
+    CF_CHECK_STR_CONTAINS(g_out, "rome");
+
+    // Embeddings: one line of C values per input line; normalised ones have norm 1.
+    CF_CHECK_EQ(sh("embed --model mlm --normalize < lines.txt"), 0);
+    int lines = 0, vals = 0;
+    for (char *p = g_out, *nl; (nl = strchr(p, '\n')); p = nl + 1, lines++) {
+        double norm = 0;
+        int k = 0;
+        for (char *q = p, *end; q < nl; q = end, k++) {
+            double x = strtod(q, &end);
+            if (end == q) break;
+            norm += x * x;
+        }
+        CF_CHECK_NEAR(sqrt(norm), 1.0, 1e-4);
+        if (lines == 0) vals = k;
+    }
+    CF_CHECK_EQ(lines, 2);
+    CF_CHECK_EQ(vals, 32);
+
+    // Bad input.
+    CF_CHECK(sh("classify --model cls --eval broken.tsv") != 0);
+    CF_CHECK_STR_CONTAINS(g_err, "broken.tsv:2");
+    CF_CHECK(sh("classify --model cls --eval odd_labels.tsv") != 0);
+    CF_CHECK_STR_CONTAINS(g_err, "maybe");
+    CF_CHECK(sh("qa --model qa --context ctx.txt --question ''") != 0);
+    CF_CHECK_STR_CONTAINS(g_err, "empty");
+    CF_CHECK(sh("qa --model cls --context ctx.txt --question 'what ?'") != 0);
+    CF_CHECK_STR_CONTAINS(g_err, "no question-answering head");
+    CF_CHECK(sh("classify --model mlm < lines.txt") != 0);
+    CF_CHECK_STR_CONTAINS(g_err, "no sequence-classification head");
+    CF_CHECK(sh("train --task classify --model mlm --data broken.tsv --dev dev.tsv --out x") != 0);
+    CF_CHECK_STR_CONTAINS(g_err, "broken.tsv:2");
+    CF_CHECK(sh("train --task ner --data train.tsv") == 2);
+}
+
+const cf_test tests_cli_encoder[] = {
+    {"cli/encoder", test_encoder_cli},
+    {NULL, NULL},
+};
