@@ -481,6 +481,8 @@ void cf_model_free(cf_model *m) {
     cf__file_unmap(&m->file);
     cf__free(m->labels);
     cf__free(m->src_dir);
+    cf__graph_deinit(m->enc_graph);
+    cf__free(m->enc_graph);
     cf__free(m);
 }
 

@@ -54,6 +54,8 @@ struct cf_model {
     cf_weight qa_w, qa_b;            // (2, C), (2) start / end logits
     char *labels;                    // n_labels NUL-terminated names back to back, or NULL
     char *src_dir;                   // the folder a Hugging Face model was loaded from, or NULL
+    cf_graph *enc_graph;             // encoder inference graph (encoder.c), kept between calls so
+                                     // its arenas are not mapped afresh each batch; or NULL
 };
 
 // Allocates the model object and the registry for cfg (finished and validated); weights are
