@@ -103,7 +103,7 @@ run:
 
 # ---- benchmarks (see bench/README.md); never part of make test ----
 
-BENCH_NAMES := bench_train bench_generate bench_gemm bench_tokenize bench_bert
+BENCH_NAMES := bench_train bench_generate bench_gemm bench_tokenize bench_bert bench_translate
 bench: $(BENCH_NAMES:%=$(BUILD)/%)
 	@echo "built: $(BENCH_NAMES:%=$(BUILD)/%)   (bench/run.sh runs them all)"
 

@@ -53,6 +53,9 @@ int cmd_classify(int argc, char **argv);    // cmd_encoder.c
 int cmd_qa(int argc, char **argv);          // cmd_encoder.c
 int cmd_embed(int argc, char **argv);       // cmd_encoder.c
 int cmd_train_task(int argc, char **argv);  // cmd_encoder.c: train --task mlm|classify|qa
+int cmd_translate(int argc, char **argv);        // cmd_translate.c
+int cmd_train_translate(int argc, char **argv);  // cmd_translate.c: train --task translate
+int cmd_average(int argc, char **argv);          // cmd_translate.c: checkpoint averaging
 int cmd_tokenize(int argc, char **argv);    // cmd_tokenize.c
 int cmd_detokenize(int argc, char **argv);  // cmd_tokenize.c
 int cmd_tokenizer(int argc, char **argv);   // cmd_tokenize.c: tokenizer train

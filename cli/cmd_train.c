@@ -67,9 +67,12 @@ static int copy_file(const char *from, const char *to) {
 
 int cmd_train(int argc, char **argv) {
     // --task mlm|classify|qa trains an encoder (cmd_encoder.c); --task lm (or none) is this.
-    for (int i = 1; i + 1 < argc; i++)
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--task") && !strcmp(argv[i + 1], "translate"))
+            return cmd_train_translate(argc, argv);  // cmd_translate.c
         if (!strcmp(argv[i], "--task") && strcmp(argv[i + 1], "lm"))
             return cmd_train_task(argc, argv);
+    }
     cli_opt opts[] = {
         {"config", OPT_STR, "FILE", "model and training settings (key = value lines)"},
         {"data", OPT_STR, "FILE", "training text; the last val_fraction is held out"},

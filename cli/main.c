@@ -13,7 +13,10 @@ static void usage(FILE *f) {
             "  generate     generate text from a model (llama2.c .bin, Hugging Face folder, "
             "cformer checkpoint)\n"
             "  train        train a decoder from a text file; resumable checkpoints; with --task\n"
-            "               mlm|classify|qa: pretrain or fine-tune an encoder (BERT)\n"
+            "               mlm|classify|qa: pretrain or fine-tune an encoder (BERT); --task\n"
+            "               translate: a translation model from parallel text\n"
+            "  translate    translate stdin line by line with an encoder-decoder (Marian) model\n"
+            "  average      average checkpoints elementwise into a model folder\n"
             "  classify     label each line of stdin (or --eval a TSV: accuracy)\n"
             "  qa           answer a question from a context (or --eval a SQuAD file: EM/F1)\n"
             "  embed        one sentence embedding per line of stdin\n"
@@ -37,6 +40,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "perplexity")) return cmd_perplexity(argc - 1, argv + 1);
     if (!strcmp(cmd, "bleu")) return cmd_bleu(argc - 1, argv + 1);
+    if (!strcmp(cmd, "translate")) return cmd_translate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "average")) return cmd_average(argc - 1, argv + 1);
     if (!strcmp(cmd, "classify")) return cmd_classify(argc - 1, argv + 1);
     if (!strcmp(cmd, "qa")) return cmd_qa(argc - 1, argv + 1);
     if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);

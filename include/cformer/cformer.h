@@ -5,8 +5,9 @@
 //   cf_tokenizer  tokenizer.h  text <-> ids
 //   cf_session    infer.h      KV cache, sampling, generation, perplexity
 //   cf_trainer    train.h      AdamW training with resumable checkpoints
-//   cf_encoder_*  encoder.h    BERT-family encoders: hidden states, task heads, embeddings
 //   cf_squad_*    eval.h       metrics: SQuAD EM/F1, accuracy/macro-F1, QA spans, BLEU
+//   cf_s2s_*      seq2seq.h    encoder-decoder models: teacher forcing, greedy and beam search
+//   cf_encoder_*  encoder.h    BERT-family encoders: hidden states, task heads, embeddings
 #ifndef CFORMER_H
 #define CFORMER_H
 
@@ -20,7 +21,8 @@
 #include "tokenizer.h"  // defines: cf_tokenizer
 #include "infer.h"      // defines: cf_session, cf_sampler, cf_generate, cf_perplexity
 #include "train.h"      // defines: cf_trainer
-#include "encoder.h"    // defines: cf_encoder_batch, cf_encoder_forward, the task heads
 #include "eval.h"       // defines: cf_squad_evaluate, cf_classify_score, cf_qa_*, cf_bleu_*
+#include "seq2seq.h"    // defines: cf_s2s_forward, cf_s2s_translate_ids (encoder-decoder)
+#include "encoder.h"    // defines: cf_encoder_batch, cf_encoder_forward, the task heads
 
 #endif

@@ -46,6 +46,7 @@ typedef enum cf_family {
     CF_FAMILY_BERT = 3,     // BertModel / BertFor*: post-norm encoder, token types, heads
     CF_FAMILY_ROBERTA = 4,  // RobertaModel / RobertaFor*: BERT with positions from pad_id + 1
     CF_FAMILY_DISTILBERT = 5,  // DistilBertModel / DistilBertFor*: no token types, no pooler
+    CF_FAMILY_MARIAN = 6,   // MarianMTModel (OPUS-MT): post-norm encoder-decoder, see seq2seq.h
 } cf_family;
 
 // Encoder heads a model carries (a bit set in cf_config.heads). Sequence and token
@@ -89,6 +90,16 @@ typedef struct cf_config {
     int32_t pos_offset;  // learned position ids start here (RoBERTa: pad_id + 1; pads get pad_id)
     int32_t heads;       // cf_head_kind bits
     int32_t n_labels;    // outputs of the sequence / token classifier (1..65536 when present)
+    // Encoder-decoder (translation) models, see seq2seq.h; 0 in the other presets.
+    int32_t n_dec_layers;      // > 0: n_layers encoder blocks, then n_dec_layers decoder blocks
+                               // with causal self-attention and cross-attention
+    int32_t src_vocab_size;    // source vocabulary when separate; 0: shared (vocab_size, the
+                               // target vocabulary and the logits' V, serves both)
+    int32_t scale_embedding;   // 1: token embeddings are multiplied by sqrt(n_embd)
+    int32_t logits_bias;       // 1: a bias (target V) is added to the logits (final_logits_bias)
+    int32_t sinus_split;       // sinusoidal layout: 0 sin/cos interleaved per frequency ("Attention
+                               // is all you need"); 1 sin in the first half, cos in the second
+    int32_t decoder_start_id;  // first decoder input (Marian: pad_id); -1: none
 } cf_config;
 
 // GPT-2 defaults (124M when unchanged): LayerNorm, learned positions, gelu_tanh, biases, tied.

@@ -26,7 +26,13 @@ typedef struct cf_train_params {
     int32_t eval_batches;    // micro-batches per validation run
     int64_t ckpt_every;      // steps between checkpoints; 0: only at the end
     uint64_t seed;           // sampling of batches and initialisation
+    int32_t schedule;        // cf_lr_schedule
 } cf_train_params;
+
+typedef enum cf_lr_schedule {
+    CF_SCHEDULE_COSINE = 0,    // linear warmup to lr, cosine decay to min_lr at max_steps
+    CF_SCHEDULE_INV_SQRT = 1,  // inverse square root with peak lr (seq2seq.h, cf_lr_inverse_sqrt)
+} cf_lr_schedule;
 
 CF_API cf_train_params cf_train_default_params(void);
 

@@ -26,6 +26,8 @@ cf_status cf_session_create(cf_model *m, int n_ctx, int max_chunk, cf_session **
     *out = NULL;
     cf_ctx *ctx = m->ctx;
     const cf_config *c = &m->cfg;
+    if (c->n_dec_layers > 0)
+        return CF_ERR(ctx, CF_ERR_INVALID_ARG, "cf_session_create: %s", CF__S2S_ONLY);
     if (n_ctx <= 0) n_ctx = c->n_ctx < 8192 ? c->n_ctx : 8192;
     if (n_ctx > c->n_ctx)
         return CF_ERR(ctx, CF_ERR_INVALID_ARG, "context of %d exceeds the model's n_ctx = %d",

@@ -15,6 +15,7 @@
 
 #include "../models/model_internal.h"
 #include "hf_bert.h"
+#include "hf_marian.h"
 #include "io.h"
 #include "load.h"
 
@@ -24,7 +25,8 @@ static const char *NORMS[] = {"layernorm", "rmsnorm"};
 static const char *POSS[] = {"none", "learned", "sinusoidal", "rope"};
 static const char *ACTS[] = {"gelu", "gelu_tanh", "relu", "swiglu", "silu", "geglu"};
 static const char *ROPES[] = {"half", "interleaved"};
-static const char *FAMILIES[] = {"generic", "gpt2", "llama", "bert", "roberta", "distilbert"};
+static const char *FAMILIES[] = {"generic", "gpt2", "llama", "bert", "roberta", "distilbert",
+                                 "marian"};
 
 static const char *enum_name(const char *const *names, int n, int v) {
     return v >= 0 && v < n ? names[v] : "?";
@@ -92,6 +94,14 @@ cJSON *cf__config_to_json(const cf_config *c) {
     if (c->pos_offset) cJSON_AddNumberToObject(o, "pos_offset", c->pos_offset);
     if (c->heads) cJSON_AddNumberToObject(o, "heads", c->heads);
     if (c->n_labels) cJSON_AddNumberToObject(o, "n_labels", c->n_labels);
+    if (c->n_dec_layers > 0) {  // encoder-decoder fields (seq2seq.h)
+        cJSON_AddNumberToObject(o, "n_dec_layers", c->n_dec_layers);
+        cJSON_AddNumberToObject(o, "src_vocab_size", c->src_vocab_size);
+        cJSON_AddBoolToObject(o, "scale_embedding", c->scale_embedding);
+        cJSON_AddBoolToObject(o, "logits_bias", c->logits_bias);
+        cJSON_AddBoolToObject(o, "sinus_split", c->sinus_split);
+        cJSON_AddNumberToObject(o, "decoder_start_id", c->decoder_start_id);
+    }
     return o;
 }
 
@@ -191,7 +201,13 @@ cf_status cf__config_from_json(cf_ctx *ctx, const char *path, const cJSON *o, cf
               get_int(ctx, path, o, "pad_id", &c->pad_id, &st) &&
               get_int(ctx, path, o, "pos_offset", &c->pos_offset, &st) &&
               get_int(ctx, path, o, "heads", &c->heads, &st) &&
-              get_int(ctx, path, o, "n_labels", &c->n_labels, &st);
+              get_int(ctx, path, o, "n_labels", &c->n_labels, &st) &&
+              get_int(ctx, path, o, "n_dec_layers", &c->n_dec_layers, &st) &&
+              get_int(ctx, path, o, "src_vocab_size", &c->src_vocab_size, &st) &&
+              get_bool(ctx, path, o, "scale_embedding", &c->scale_embedding, &st) &&
+              get_bool(ctx, path, o, "logits_bias", &c->logits_bias, &st) &&
+              get_bool(ctx, path, o, "sinus_split", &c->sinus_split, &st) &&
+              get_int(ctx, path, o, "decoder_start_id", &c->decoder_start_id, &st);
     c->family = (cf_family)fam;
     c->norm = (cf_norm_kind)norm;
     c->pos = (cf_pos_kind)pos;
@@ -572,6 +588,10 @@ cf_status cf__hf_config_parse(cf_ctx *ctx, const char *path, const char *text, s
         if ((s = hf_llama_config(ctx, path, root, cfg)) != CF_OK) goto done;
         *family = CF_FAMILY_LLAMA;
         *source = "hf-llama";
+    } else if (cJSON_IsString(mt) && !strcmp(mt->valuestring, "marian")) {
+        if ((s = cf__hf_marian_config(ctx, path, root, cfg)) != CF_OK) goto done;  // hf_marian.c
+        *family = CF_FAMILY_MARIAN;
+        *source = "hf-marian";
     } else if (cJSON_IsString(mt) && cf__hf_bert_type(mt->valuestring)) {
         if ((s = cf__hf_bert_config(ctx, path, root, cfg, family, source)) != CF_OK) goto done;
     } else {
@@ -623,7 +643,9 @@ cf_status cf__load_hf(cf_ctx *ctx, const char *dir, cf_model **out) {
     m->source = src;
     const cJSON *th = root ? cJSON_GetObjectItemCaseSensitive(root, "cformer_tokenizer") : NULL;
     if (cJSON_IsString(th)) cf_model_set_tokenizer_hint(m, th->valuestring);
-    if ((s = cf__load_weights_st(m, &st, fam)) != CF_OK) goto done;
+    if (fam == CF_FAMILY_MARIAN) s = cf__hf_marian_load_weights(m, &st);  // hf_marian.c
+    else s = cf__load_weights_st(m, &st, fam);
+    if (s != CF_OK) goto done;
     if ((s = cf__hf_labels_load(m, cfg_path, root)) != CF_OK) goto done;
     if ((s = cf__model_set_src_dir(m, dir)) != CF_OK) goto done;
     s = cf__model_finish(m);
@@ -657,6 +679,7 @@ static bool family_fits(const cf_config *c, cf_family fam) {
                c->act == CF_ACT_SWIGLU && !c->mlp_bias && c->causal;
     if (fam == CF_FAMILY_BERT || fam == CF_FAMILY_ROBERTA || fam == CF_FAMILY_DISTILBERT)
         return cf__hf_bert_fits(c, fam);
+    if (fam == CF_FAMILY_MARIAN) return cf__hf_marian_fits(c);
     return true;
 }
 
@@ -728,6 +751,7 @@ cf_status cf__save_hf(cf_model *m, const char *dir, const char *extra_key, const
     CF_TRY(cf__mkdir_p(ctx, dir));
     cf_family fam = m->cfg.family;
     if (!family_fits(&m->cfg, fam)) fam = CF_FAMILY_GENERIC;
+    if (fam == CF_FAMILY_MARIAN) return cf__hf_marian_save(m, dir);  // hf_marian.c
     // Build the tensors in the target layout. A fused c_attn gathers three parameters.
     int n = 0;
     cf_st_entry *e = cf__calloc((size_t)m->n_params, sizeof *e);

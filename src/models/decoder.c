@@ -4,6 +4,8 @@
 // positions, plain or gated feed-forward, biases, tied output, causal or bidirectional.
 // Encoders (BERT family) share it: their embeddings (token types, embedding LayerNorm, position
 // ids) and heads are in encoder.c; the padding mask travels as g->key_mask.
+#include <math.h>
+
 #include "model_internal.h"
 
 static const cf_weight *opt(const cf_weight *w) { return w->data ? w : NULL; }
@@ -26,9 +28,10 @@ static cf_act_op act_op(cf_act_kind a) {
     return CF_OP_GELU;
 }
 
-static cf_tensor *attention_block(cf_graph *g, const cf_model *m, int l, cf_tensor *h) {
+// Self-attention of block y; l names its KV-cache layer.
+static cf_tensor *attention_block(cf_graph *g, const cf_model *m, const cf_layer *y, bool causal,
+                                  int l, cf_tensor *h) {
     const cf_config *c = &m->cfg;
-    const cf_layer *y = &m->layers[l];
     cf_tensor *q = cf__linear(g, h, &y->wq, opt(&y->bq));
     cf_tensor *k = cf__linear(g, h, &y->wk, opt(&y->bk));
     cf_tensor *v = cf__linear(g, h, &y->wv, opt(&y->bv));
@@ -37,14 +40,12 @@ static cf_tensor *attention_block(cf_graph *g, const cf_model *m, int l, cf_tens
         q = cf__rope(g, q, c->n_heads, c->head_dim, m->rope, il);
         k = cf__rope(g, k, c->n_kv_heads, c->head_dim, m->rope, il);
     }
-    cf_tensor *a = cf__attention(g, q, k, v, c->n_heads, c->n_kv_heads, c->head_dim, c->causal,
-                                 l);
+    cf_tensor *a = cf__attention(g, q, k, v, c->n_heads, c->n_kv_heads, c->head_dim, causal, l);
     return cf__linear(g, a, &y->wo, opt(&y->bo));
 }
 
-static cf_tensor *mlp_block(cf_graph *g, const cf_model *m, int l, cf_tensor *h) {
+static cf_tensor *mlp_block(cf_graph *g, const cf_model *m, const cf_layer *y, cf_tensor *h) {
     const cf_config *c = &m->cfg;
-    const cf_layer *y = &m->layers[l];
     cf_tensor *u = cf__linear(g, h, &y->w_up, opt(&y->b_up));
     if (c->act == CF_ACT_SWIGLU || c->act == CF_ACT_GEGLU) {
         cf_tensor *gate = cf__linear(g, h, &y->w_gate, NULL);
@@ -68,12 +69,13 @@ cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
                       c->pos == CF_POS_SINUSOIDAL ? m->sinus : NULL, tokens, B, T, g->pos0);
     for (int l = 0; l < c->n_layers; l++) {
         const cf_layer *y = &m->layers[l];
+        bool causal = c->causal;
         if (c->pre_norm) {
-            x = cf__add(g, x, attention_block(g, m, l, norm(g, m, x, &y->ln1_w, &y->ln1_b)));
-            x = cf__add(g, x, mlp_block(g, m, l, norm(g, m, x, &y->ln2_w, &y->ln2_b)));
+            x = cf__add(g, x, attention_block(g, m, y, causal, l, norm(g, m, x, &y->ln1_w, &y->ln1_b)));
+            x = cf__add(g, x, mlp_block(g, m, y, norm(g, m, x, &y->ln2_w, &y->ln2_b)));
         } else {
-            x = norm(g, m, cf__add(g, x, attention_block(g, m, l, x)), &y->ln1_w, &y->ln1_b);
-            x = norm(g, m, cf__add(g, x, mlp_block(g, m, l, x)), &y->ln2_w, &y->ln2_b);
+            x = norm(g, m, cf__add(g, x, attention_block(g, m, y, causal, l, x)), &y->ln1_w, &y->ln1_b);
+            x = norm(g, m, cf__add(g, x, mlp_block(g, m, y, x)), &y->ln2_w, &y->ln2_b);
         }
     }
     if (c->final_norm) x = norm(g, m, x, &m->lnf_w, &m->lnf_b);
@@ -91,4 +93,90 @@ cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, in
     if (rows) x = cf__gather_rows(g, x, rows, n_rows);
     if (m->cfg.heads & CF_HEAD_MLM) return cf__encoder_mlm(g, m, x);  // encoder.c
     return cf__linear(g, x, &m->lm_head, NULL);
+}
+
+// ---- encoder-decoder ----
+//
+// The same blocks, arranged as in "Attention is all you need" and Marian: the encoder is
+// bidirectional over the source with its padding masked; each decoder block is causal
+// self-attention, then cross-attention (queries from the decoder, keys and values from the
+// encoder output, source padding masked), then the feed-forward, each wrapped pre- or post-norm.
+
+// Token embeddings (times sqrt(C) with scale_embedding) plus positions from pos0.
+static cf_tensor *embed_s2s(cf_graph *g, const cf_model *m, const cf_weight *wte,
+                            const cf_weight *wpe, const int32_t *tokens, int64_t B, int64_t T,
+                            int64_t pos0) {
+    const cf_config *c = &m->cfg;
+    const cf_weight *lw = c->pos == CF_POS_LEARNED ? wpe : NULL;
+    const float *table = c->pos == CF_POS_SINUSOIDAL ? m->sinus : NULL;
+    CF_ASSERT(pos0 + T <= (table ? m->pos_len : c->n_ctx));
+    if (!c->scale_embedding) return cf__embed(g, wte, lw, table, tokens, B, T, pos0);
+    cf_tensor *x = cf__embed(g, wte, NULL, NULL, tokens, B, T, pos0);
+    return cf__scale_add_pos(g, x, sqrtf((float)c->n_embd), lw, table, pos0);
+}
+
+cf_tensor *cf__encdec_encode(cf_graph *g, cf_model *m, const int32_t *src, int64_t B, int64_t S,
+                             const uint8_t *src_mask) {
+    const cf_config *c = &m->cfg;
+    const uint8_t *saved_mask = g->key_mask;
+    g->key_mask = src_mask;  // the encoder's self-attention skips source padding
+    cf_tensor *x = embed_s2s(g, m, cf__encdec_src_wte(m), &m->wpe, src, B, S, 0);
+    for (int l = 0; l < c->n_layers; l++) {
+        const cf_layer *y = &m->layers[l];
+        if (c->pre_norm) {
+            x = cf__add(g, x, attention_block(g, m, y, false, l, norm(g, m, x, &y->ln1_w, &y->ln1_b)));
+            x = cf__add(g, x, mlp_block(g, m, y, norm(g, m, x, &y->ln2_w, &y->ln2_b)));
+        } else {
+            x = norm(g, m, cf__add(g, x, attention_block(g, m, y, false, l, x)), &y->ln1_w, &y->ln1_b);
+            x = norm(g, m, cf__add(g, x, mlp_block(g, m, y, x)), &y->ln2_w, &y->ln2_b);
+        }
+    }
+    if (c->final_norm) x = norm(g, m, x, &m->lnf_w, &m->lnf_b);
+    g->key_mask = saved_mask;
+    return x;
+}
+
+void cf__encdec_cross_kv(cf_graph *g, cf_model *m, int l, cf_tensor *enc, cf_tensor **k,
+                         cf_tensor **v) {
+    const cf_layer *y = &m->dec_layers[l];
+    *k = cf__linear(g, enc, &y->xk, opt(&y->bxk));
+    *v = cf__linear(g, enc, &y->xv, opt(&y->bxv));
+}
+
+static cf_tensor *cross_block(cf_graph *g, const cf_model *m, const cf_layer *y, cf_tensor *h,
+                              cf_tensor *k, cf_tensor *v, const uint8_t *src_mask) {
+    const cf_config *c = &m->cfg;
+    cf_tensor *q = cf__linear(g, h, &y->xq, opt(&y->bxq));
+    cf_tensor *a = cf__cross_attention(g, q, k, v, c->n_heads, c->head_dim, src_mask);
+    return cf__linear(g, a, &y->xo, opt(&y->bxo));
+}
+
+cf_tensor *cf__encdec_decode(cf_graph *g, cf_model *m, const int32_t *tgt, int64_t B, int64_t T,
+                             cf_tensor *const *xk, cf_tensor *const *xv, const uint8_t *src_mask,
+                             const int64_t *rows, int64_t n_rows) {
+    const cf_config *c = &m->cfg;
+    const uint8_t *saved_mask = g->key_mask;
+    g->key_mask = NULL;  // causal self-attention; target padding only ever follows the tokens
+    cf_tensor *x = embed_s2s(g, m, &m->wte, &m->dec_wpe, tgt, B, T, g->pos0);
+    for (int l = 0; l < c->n_dec_layers; l++) {
+        const cf_layer *y = &m->dec_layers[l];
+        if (c->pre_norm) {
+            x = cf__add(g, x, attention_block(g, m, y, true, l, norm(g, m, x, &y->ln1_w, &y->ln1_b)));
+            x = cf__add(g, x, cross_block(g, m, y, norm(g, m, x, &y->lnx_w, &y->lnx_b), xk[l],
+                                          xv[l], src_mask));
+            x = cf__add(g, x, mlp_block(g, m, y, norm(g, m, x, &y->ln2_w, &y->ln2_b)));
+        } else {
+            x = norm(g, m, cf__add(g, x, attention_block(g, m, y, true, l, x)), &y->ln1_w, &y->ln1_b);
+            x = norm(g, m, cf__add(g, x, cross_block(g, m, y, x, xk[l], xv[l], src_mask)),
+                     &y->lnx_w, &y->lnx_b);
+            x = norm(g, m, cf__add(g, x, mlp_block(g, m, y, x)), &y->ln2_w, &y->ln2_b);
+        }
+    }
+    if (c->final_norm) x = norm(g, m, x, &m->dec_lnf_w, &m->dec_lnf_b);
+    g->key_mask = saved_mask;
+    x->ndim = 2;  // view (B, T, C) as (B*T, C)
+    x->shape[0] = B * T;
+    x->shape[1] = c->n_embd;
+    if (rows) x = cf__gather_rows(g, x, rows, n_rows);
+    return cf__linear(g, x, &m->lm_head, c->logits_bias ? &m->logits_b : NULL);
 }

@@ -136,7 +136,7 @@ cf_status cf_config_finish(cf_ctx *ctx, cf_config *c) {
     if ((unsigned)c->pos > CF_POS_ROPE) return BAD("unknown position kind %d", (int)c->pos);
     if ((unsigned)c->act > CF_ACT_GEGLU) return BAD("unknown activation %d", (int)c->act);
     if ((unsigned)c->rope_style > CF_ROPE_INTERLEAVED) return BAD("unknown rope style");
-    if ((unsigned)c->family > CF_FAMILY_DISTILBERT) return BAD("unknown family");
+    if ((unsigned)c->family > CF_FAMILY_MARIAN) return BAD("unknown family");
     if (c->type_vocab_size < 0 || c->type_vocab_size > (1 << 16))
         return BAD("type_vocab_size = %d (must be 0..65536)", c->type_vocab_size);
     if (c->pad_id < -1 || c->pad_id >= c->vocab_size) return BAD("pad_id = %d", c->pad_id);
@@ -169,6 +169,7 @@ cf_status cf_config_finish(cf_ctx *ctx, cf_config *c) {
                        3.0 * c->n_embd * (double)c->n_ff;
     double total = per_layer * c->n_layers + 2.0 * c->vocab_size * (double)c->n_embd;
     if (total > 1e11) return BAD("about %.3g parameters is beyond this engine's limit", total);
+    CF_TRY(cf__encdec_check(ctx, c));
     c->pre_norm = !!c->pre_norm;
     c->final_norm = !!c->final_norm;
     c->attn_bias = !!c->attn_bias;
@@ -209,7 +210,8 @@ cf_status cf__model_alloc(cf_ctx *ctx, const cf_config *cfg, cf_model **out) {
     int64_t C = c->n_embd, V = c->vocab_size, F = c->n_ff, qd = (int64_t)c->n_heads * c->head_dim,
             kvd = (int64_t)c->n_kv_heads * c->head_dim;
     m->layers = cf__calloc((size_t)c->n_layers, sizeof(cf_layer));
-    m->params = cf__calloc((size_t)c->n_layers * 20 + 24, sizeof(cf_param));
+    m->params = cf__calloc((size_t)c->n_layers * 20 + 24 + cf__encdec_n_params(c),
+                           sizeof(cf_param));
     if (!m->layers || !m->params) {
         cf_model_free(m);
         return CF_NOMEM(ctx);
@@ -294,6 +296,11 @@ cf_status cf__model_alloc(cf_ctx *ctx, const cf_config *cfg, cf_model **out) {
         reg(m, &n, &m->lm_head, true, false, false, "lm_head", 0);
     }
     n = cf__model_reg_heads(m, n);
+    n = cf__model_reg_encdec(m, n);  // encdec.c; -1: out of memory
+    if (n < 0) {
+        cf_model_free(m);
+        return CF_NOMEM(ctx);
+    }
     m->n_params = n;
     *out = m;
     return CF_OK;
@@ -410,8 +417,10 @@ cf_status cf__model_positions(cf_model *m, int64_t n) {
         for (int64_t p = 0; p < n; p++)
             for (int64_t i = 0; i < C / 2; i++) {
                 double ang = (double)p / pow(10000.0, (double)(2 * i) / (double)C);
-                t[p * C + 2 * i] = (float)sin(ang);
-                t[p * C + 2 * i + 1] = (float)cos(ang);
+                // Interleaved pairs, or (sinus_split, Marian) all sines then all cosines.
+                int64_t si = c->sinus_split ? i : 2 * i, ci = c->sinus_split ? C / 2 + i : 2 * i + 1;
+                t[p * C + si] = (float)sin(ang);
+                t[p * C + ci] = (float)cos(ang);
             }
         cf__free(m->sinus);
         m->sinus = t;
@@ -447,6 +456,14 @@ static void init_weights(cf_model *m, uint64_t seed) {
             for (int64_t k = 0; k < n; k++) d[k] = 1.0f;
         } else if (p->w->rows == 1 && !p->decay) {
             memset(d, 0, (size_t)n * sizeof(float));  // biases
+        } else if (m->cfg.n_dec_layers > 0) {
+            // Encoder-decoder models as fairseq and Marian initialise them: token embeddings
+            // normal(0, C^-0.5) (unit scale after the sqrt(C) factor, like the positions),
+            // matrices Xavier-normal, std sqrt(2 / (fan_in + fan_out)).
+            bool embd = !strcmp(p->name, "tok_embeddings") || !strcmp(p->name, "src_tok_embeddings");
+            float s = embd ? 1.0f / sqrtf((float)m->cfg.n_embd)
+                           : sqrtf(2.0f / (float)(p->w->rows + p->w->cols));
+            for (int64_t k = 0; k < n; k++) d[k] = s * cf__rng_normal(&rng);
         } else {
             float s = p->residual ? res_std : std;
             for (int64_t k = 0; k < n; k++) d[k] = s * cf__rng_normal(&rng);
@@ -480,6 +497,7 @@ void cf_model_free(cf_model *m) {
     cf__free(m->slab);
     cf__file_unmap(&m->file);
     cf__free(m->labels);
+    cf__free(m->dec_layers);
     cf__free(m->src_dir);
     cf__graph_deinit(m->enc_graph);
     cf__free(m->enc_graph);
@@ -550,6 +568,8 @@ cf_status cf__check_tokens(cf_ctx *ctx, const int32_t *tokens, int64_t n, int32_
 
 cf_status cf_model_forward(cf_model *m, const int32_t *tokens, int B, int T, float *logits) {
     cf_ctx *ctx = m->ctx;
+    if (m->cfg.n_dec_layers > 0)
+        return CF_ERR(ctx, CF_ERR_INVALID_ARG, "cf_model_forward: %s", CF__S2S_ONLY);
     if (B < 1 || T < 1) return CF_ERR(ctx, CF_ERR_INVALID_ARG, "B = %d, T = %d", B, T);
     if (T > m->cfg.n_ctx - m->cfg.pos_offset)
         return CF_ERR(ctx, CF_ERR_INVALID_ARG, "T = %d exceeds the model's n_ctx = %d", T,

@@ -13,6 +13,11 @@ typedef struct cf_layer {
     cf_weight w_up, b_up;            // (F, C), (F): fc / up_proj
     cf_weight w_gate;                // (F, C): gated units only
     cf_weight w_down, b_down;        // (C, F), (C)
+    // Decoder blocks of encoder-decoder models: cross-attention over the encoder output and its
+    // norm (between self-attention and the feed-forward).
+    cf_weight lnx_w, lnx_b;          // (C)
+    cf_weight xq, xk, xv, xo;        // (H*D, C) x 3, (C, H*D)
+    cf_weight bxq, bxk, bxv, bxo;    // (H*D) x 3, (C)
 } cf_layer;
 
 // One entry of the parameter registry: every trainable tensor once, in a fixed order.
@@ -56,6 +61,13 @@ struct cf_model {
     char *src_dir;                   // the folder a Hugging Face model was loaded from, or NULL
     cf_graph *enc_graph;             // encoder inference graph (encoder.c), kept between calls so
                                      // its arenas are not mapped afresh each batch; or NULL
+    // Encoder-decoder models (cfg.n_dec_layers > 0, see encdec.c): layers are the encoder,
+    // dec_layers the decoder; wte is the target (and, when shared, source) embedding.
+    cf_layer *dec_layers;            // (n_dec_layers)
+    cf_weight src_wte;               // (V_src, C) source embeddings when the vocabularies differ
+    cf_weight dec_wpe;               // (n_ctx, C) learned decoder positions
+    cf_weight dec_lnf_w, dec_lnf_b;  // (C) the decoder's final norm (final_norm)
+    cf_weight logits_b;              // (1, V) added to the logits (logits_bias)
 };
 
 // Allocates the model object and the registry for cfg (finished and validated); weights are
@@ -91,6 +103,32 @@ cf_tensor *cf__model_forward(cf_graph *g, cf_model *m, const int32_t *tokens, in
 // returns the new count.
 int cf__model_reg_heads(cf_model *m, int n);
 
+// ---- encoder-decoder (encdec.c, decoder.c) ----
+
+// Checks the encoder-decoder fields of a config (called by cf_config_finish).
+cf_status cf__encdec_check(cf_ctx *ctx, cf_config *c);
+// Registers the decoder blocks and the other encoder-decoder weights from index n; returns the
+// new count. No-op unless cfg.n_dec_layers > 0.
+int cf__model_reg_encdec(cf_model *m, int n);
+// Registry entries an encoder-decoder config needs beyond the decoder-only count.
+size_t cf__encdec_n_params(const cf_config *c);
+// The source embedding table (src_wte when separate, else wte).
+const cf_weight *cf__encdec_src_wte(const cf_model *m);
+
+// Encoder: src (B, S) ids (range-checked) at positions 0.., src_mask (B, S) 1 = token, 0 = pad
+// (NULL: none). Returns the encoder output (B, S, C).
+cf_tensor *cf__encdec_encode(cf_graph *g, cf_model *m, const int32_t *src, int64_t B, int64_t S,
+                             const uint8_t *src_mask);
+// Cross-attention keys and values of decoder block l from the encoder output (B, S, C).
+void cf__encdec_cross_kv(cf_graph *g, cf_model *m, int l, cf_tensor *enc, cf_tensor **k,
+                         cf_tensor **v);
+// Decoder: tgt (B, T) ids at positions g->pos0.. (with g->kv: the self-attention cache, n_dec
+// layers). xk, xv: per decoder block the cross keys/values (B, S, H*D) from cf__encdec_cross_kv.
+// rows: as cf__model_forward. Returns logits (B*T or n_rows, V).
+cf_tensor *cf__encdec_decode(cf_graph *g, cf_model *m, const int32_t *tgt, int64_t B, int64_t T,
+                             cf_tensor *const *xk, cf_tensor *const *xv, const uint8_t *src_mask,
+                             const int64_t *rows, int64_t n_rows);
+
 // The generic forward up to the final norm: hidden states (B*T, C). type_ids: (B, T) token
 // types or NULL (all 0); the padding mask is g->key_mask.
 cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
@@ -100,6 +138,21 @@ cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
 cf_tensor *cf__encoder_embed(cf_graph *g, cf_model *m, const int32_t *tokens,
                              const int32_t *type_ids, int64_t B, int64_t T);
 cf_tensor *cf__encoder_mlm(cf_graph *g, cf_model *m, cf_tensor *x);
+
+// Teacher forcing: encoder, every block's cross keys/values, decoder from position 0. Returns
+// logits (B*T, V); *enc_out (may be NULL) receives the encoder output (B, S, C).
+cf_tensor *cf__encdec_forward(cf_graph *g, cf_model *m, const int32_t *src,
+                              const uint8_t *src_mask, int64_t B, int64_t S, const int32_t *tgt,
+                              int64_t T, cf_tensor **enc_out);
+// Checks an encoder-decoder batch (model kind, sizes, ids; tgt may be NULL) and grows the
+// position tables to cover it.
+cf_status cf__encdec_check_batch(cf_model *m, const int32_t *src, int B, int S,
+                                 const int32_t *tgt, int T);
+// The message of the decoder-only entry points (forward, session, LM trainer) refusing an
+// encoder-decoder model.
+#define CF__S2S_ONLY                                                                      \
+    "the model is an encoder-decoder (translation) model; use the seq2seq API "           \
+    "(cf_s2s_forward, cf_s2s_translate_ids, cf_trainer_step_s2s: seq2seq.h)"
 
 // Range check of token ids against V, with a message naming the first bad one.
 cf_status cf__check_tokens(cf_ctx *ctx, const int32_t *tokens, int64_t n, int32_t V);

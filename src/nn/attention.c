@@ -173,19 +173,24 @@ cf_tensor *cf__attention(cf_graph *g, cf_tensor *q, cf_tensor *k, cf_tensor *v, 
     int64_t Tk = k->shape[1], ldk = KVH * D, kv_bstride = Tk * KVH * D, pos0 = 0;
     if (g->kv) {
         // Append the new keys/values to this layer's cache and attend over everything cached.
-        CF_ASSERT(!g->train && B == 1 && Tk == Tq && g->kv->kv_dim == KVH * D);
+        // With n_seq > 1 the cache holds n_seq sequences (batched decoding), all at pos0.
+        int64_t n_seq = g->kv->n_seq > 1 ? g->kv->n_seq : 1;
+        CF_ASSERT(!g->train && B <= n_seq && Tk == Tq && g->kv->kv_dim == KVH * D);
         CF_ASSERT(g->pos0 + Tq <= g->kv->n_ctx);
-        float *ck = g->kv->k + (int64_t)layer * g->kv->n_ctx * g->kv->kv_dim;
-        float *cv = g->kv->v + (int64_t)layer * g->kv->n_ctx * g->kv->kv_dim;
-        if (!g->measure) {
-            memcpy(ck + g->pos0 * ldk, k->data, (size_t)k->n * sizeof(float));
-            memcpy(cv + g->pos0 * ldk, v->data, (size_t)v->n * sizeof(float));
-        }
+        int64_t seq_stride = g->kv->n_ctx * g->kv->kv_dim;
+        float *ck = g->kv->k + (int64_t)layer * n_seq * seq_stride;
+        float *cv = g->kv->v + (int64_t)layer * n_seq * seq_stride;
+        if (!g->measure)
+            for (int64_t b = 0; b < B; b++) {
+                size_t bytes = (size_t)(Tq * ldk) * sizeof(float);
+                memcpy(ck + b * seq_stride + g->pos0 * ldk, k->data + b * Tq * ldk, bytes);
+                memcpy(cv + b * seq_stride + g->pos0 * ldk, v->data + b * Tq * ldk, bytes);
+            }
         K = ck;
         V = cv;
         pos0 = g->pos0;
         Tk = g->pos0 + Tq;
-        kv_bstride = 0;
+        kv_bstride = seq_stride;
     }
     int nth = g->ctx->n_threads;
     // Scratch is sized for the longest key range this graph can see.
@@ -211,5 +216,20 @@ cf_tensor *cf__attention(cf_graph *g, cf_tensor *q, cf_tensor *k, cf_tensor *v, 
         n->i[2] = D;
         n->i[3] = causal;
     }
+    return o;
+}
+
+cf_tensor *cf__cross_attention(cf_graph *g, cf_tensor *q, cf_tensor *k, cf_tensor *v, int64_t H,
+                               int64_t D, const uint8_t *key_mask) {
+    // The same kernel and backward rule as self-attention, bidirectional, with the source
+    // padding mask instead of the graph's and no KV cache (the encoder keys are all given).
+    CF_ASSERT(k->ndim == 3 && k->shape[0] == q->shape[0]);
+    cf_kv_cache *kv = g->kv;
+    const uint8_t *km = g->key_mask;
+    g->kv = NULL;
+    g->key_mask = key_mask;
+    cf_tensor *o = cf__attention(g, q, k, v, H, H, D, false, -1);
+    g->kv = kv;
+    g->key_mask = km;
     return o;
 }

@@ -38,6 +38,7 @@ typedef struct cf_kv_cache {
     float *k, *v;       // (L, n_ctx, kv_dim) each
     int64_t n_ctx, kv_dim;
     int n_layers;
+    int64_t n_seq;      // sequences decoded together: (L, n_seq, n_ctx, kv_dim); 0 or 1: one
 } cf_kv_cache;
 
 typedef struct cf_node cf_node;
@@ -154,5 +155,21 @@ cf_tensor *cf__cross_entropy_w(cf_graph *g, cf_tensor *logits, const int32_t *ta
 // cross-entropies over the positions along T.
 cf_tensor *cf__qa_loss(cf_graph *g, cf_tensor *logits, int64_t B, int64_t T,
                        const int32_t *start, const int32_t *end);
+
+// ---- encoder-decoder layers (seq2seq_ops.c, attention.c) ----
+
+// y[b, t] = scale * x[b, t] (+ wpe[pos0 + t] when wpe; + table[pos0 + t] when table), for
+// x (B, T, C): scaled token embeddings plus positions (Marian, the original Transformer).
+cf_tensor *cf__scale_add_pos(cf_graph *g, cf_tensor *x, float scale, const cf_weight *wpe,
+                             const float *table, int64_t pos0);
+// Label-smoothed cross-entropy of logits (N, V) against targets (N), torch's definition
+// (CrossEntropyLoss(label_smoothing = eps)); targets < 0 are ignored; mean over the rest.
+cf_tensor *cf__cross_entropy_smooth(cf_graph *g, cf_tensor *logits, const int32_t *targets,
+                                    float eps);
+// Cross-attention: queries q (B, Tq, H*D) from the decoder attend to keys/values k, v
+// (B, Tk, H*D) made from the encoder output, bidirectionally, with key_mask (B, Tk) the source
+// padding (1 = token, 0 = pad; NULL = none). Never touches the KV cache. Output (B, Tq, H*D).
+cf_tensor *cf__cross_attention(cf_graph *g, cf_tensor *q, cf_tensor *k, cf_tensor *v, int64_t H,
+                               int64_t D, const uint8_t *key_mask);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "../io/load.h"
 #include "../models/model_internal.h"
+#include "cformer/seq2seq.h"
 #include "train_internal.h"
 
 enum { SLAB_CHUNK = 1 << 16 };  // floats per chunk of the whole-slab passes
@@ -80,6 +81,8 @@ static cf_status check_params(cf_ctx *ctx, const cf_train_params *p, const cf_co
         return BADP("val_fraction = %g (0 <= x < 1)", p->val_fraction);
     if (p->eval_every < 0 || p->ckpt_every < 0) return BADP("eval_every/ckpt_every < 0");
     if (p->eval_batches < 1) return BADP("eval_batches = %d", p->eval_batches);
+    if (p->schedule != CF_SCHEDULE_COSINE && p->schedule != CF_SCHEDULE_INV_SQRT)
+        return BADP("schedule = %d", p->schedule);
 #undef BADP
     return CF_OK;
 }
@@ -144,6 +147,8 @@ static uint64_t hash_tokens(const int32_t *x, int64_t n) {
 
 cf_status cf_trainer_set_data(cf_trainer *t, const int32_t *tokens, int64_t n) {
     cf_ctx *ctx = t->ctx;
+    if (t->m->cfg.n_dec_layers > 0)  // the language-model path; seq2seq: cf_trainer_step_s2s
+        return CF_ERR(ctx, CF_ERR_INVALID_ARG, "cf_trainer_set_data: %s", CF__S2S_ONLY);
     CF_TRY(cf__check_tokens(ctx, tokens, n, t->m->cfg.vocab_size));
     int64_t n_val = (int64_t)((double)n * t->p.val_fraction);
     int64_t n_train = n - n_val;
@@ -164,6 +169,8 @@ cf_status cf_trainer_set_data(cf_trainer *t, const int32_t *tokens, int64_t n) {
 
 float cf_trainer_lr_at(const cf_trainer *t, int64_t step) {
     const cf_train_params *p = &t->p;
+    if (p->schedule == CF_SCHEDULE_INV_SQRT)  // seq2seq.h; step here is 0-based
+        return cf_lr_inverse_sqrt(p->lr, p->warmup_steps, step + 1);
     if (step < p->warmup_steps) return p->lr * (float)(step + 1) / (float)p->warmup_steps;
     if (step >= p->max_steps) return p->min_lr;
     double span = (double)(p->max_steps - p->warmup_steps);
@@ -252,6 +259,8 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
     cf_model *m = t->m;
     const cf_train_params *p = &t->p;
     int64_t B = p->batch_size, T = p->seq_len, A = p->grad_accum;
+    if (m->cfg.n_dec_layers > 0)
+        return CF_ERR(ctx, CF_ERR_INVALID_ARG, "cf_trainer_step_on: %s", CF__S2S_ONLY);
     for (int64_t i = 0; i < A * B * (T + 1); i++) {
         bool is_input = i % (T + 1) < T;  // the last of each row is only a target
         if (tokens[i] >= m->cfg.vocab_size || tokens[i] < (is_input ? 0 : -1))

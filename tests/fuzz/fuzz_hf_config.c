@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(strstr(cf_errmsg(ctx), "config.json") != NULL);
         return 0;
     }
-    FUZZ_CHECK(src != NULL && (unsigned)fam <= CF_FAMILY_DISTILBERT);
+    FUZZ_CHECK(src != NULL && (unsigned)fam <= CF_FAMILY_MARIAN);
     check_finished(&cfg);
     // Round trip through cformer's own config object.
     cJSON *j = cf__config_to_json(&cfg);

@@ -7,6 +7,7 @@
 // test leaves with _exit, where LeakSanitizer would not run).
 //
 // Not here: the CLI (tests/unit/test_cli.c) and fuzzing (tests/fuzz).
+#include <cJSON.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -1321,6 +1322,132 @@ static void test_oom(void) {
     cf_ctx_free(ctx);
 }
 
+// ---- Hugging Face Marian folders (translation) ----
+//
+// The committed Marian fixture (tests/fixtures/s2s_marian), copied with one thing broken: a
+// tensor gone or of the wrong shape (the safetensors header rewritten, the data kept), or a
+// config.json field that is wrong.
+
+// Copies the fixture into dir; edit (may be NULL) rewrites the safetensors header: rename
+// `from` to `to` (to NULL: keep), or give it the shape (d0, d1).
+static void marian_copy(const char *dir, const char *config, const char *tensor,
+                        const char *rename, int64_t d0, int64_t d1) {
+    char src[1024];
+    snprintf(src, sizeof src, "%s/model.safetensors", cf_test_fixture("s2s_marian"));
+    size_t len = 0;
+    uint8_t *img = tf_read(src, &len);
+    CF_CHECK(img && len > 8);
+    if (!img || len <= 8) return;
+    uint64_t hl;
+    memcpy(&hl, img, 8);
+    tf_mkdir(dir);
+    if (tensor) {
+        cJSON *h = cJSON_ParseWithLength((const char *)img + 8, (size_t)hl);
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(h, tensor);
+        CF_CHECK(t != NULL);
+        if (t && rename) {
+            cJSON_DetachItemViaPointer(h, t);
+            cJSON_AddItemToObject(h, rename, t);
+        } else if (t) {
+            cJSON *shape = cJSON_CreateArray();
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)d0));
+            if (d1 > 0) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)d1));
+            cJSON_ReplaceItemInObjectCaseSensitive(t, "shape", shape);
+        }
+        char *text = cJSON_PrintUnformatted(h);
+        size_t n = strlen(text), pad = (8 - n % 8) % 8;
+        uint8_t *out = malloc(8 + n + pad + (len - 8 - hl));
+        uint64_t nl = n + pad;
+        memcpy(out, &nl, 8);
+        memcpy(out + 8, text, n);
+        memset(out + 8 + n, ' ', pad);
+        memcpy(out + 8 + n + pad, img + 8 + hl, len - 8 - hl);
+        tf_write(file_in(dir, "model.safetensors"), out, 8 + n + pad + (len - 8 - hl));
+        free(out);
+        free(text);
+        cJSON_Delete(h);
+    } else {
+        tf_write(file_in(dir, "model.safetensors"), img, len);
+    }
+    free(img);
+    if (config) {
+        tf_write_text(file_in(dir, "config.json"), config);
+    } else {
+        char cp[1024];
+        snprintf(cp, sizeof cp, "%s/config.json", cf_test_fixture("s2s_marian"));
+        size_t cl;
+        uint8_t *c = tf_read(cp, &cl);
+        if (c) tf_write(file_in(dir, "config.json"), c, cl);
+        free(c);
+    }
+}
+
+// The fixture's config with key set to the JSON value (replaced or added); a static buffer.
+static const char *marian_cfg(const char *key, const char *value) {
+    static char buf[4096];
+    cJSON *o = cJSON_Parse(
+        "{\"model_type\":\"marian\",\"d_model\":12,\"encoder_layers\":2,\"decoder_layers\":2,"
+        "\"encoder_attention_heads\":3,\"decoder_attention_heads\":3,\"encoder_ffn_dim\":20,"
+        "\"decoder_ffn_dim\":20,\"max_position_embeddings\":40,\"vocab_size\":17,"
+        "\"pad_token_id\":16,\"eos_token_id\":0,\"decoder_start_token_id\":16}");
+    if (key) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+        cJSON_AddItemToObject(o, key, cJSON_Parse(value));
+    }
+    char *t = cJSON_PrintUnformatted(o);
+    snprintf(buf, sizeof buf, "%s", t);
+    free(t);
+    cJSON_Delete(o);
+    return buf;
+}
+
+static void test_hf_marian_hostile(void) {
+    cf_ctx *ctx = tf_ctx();
+    static int k;
+    char dn[64];
+#define MARIAN_CASE(label, config, tensor, rename, d0, d1, want, what1, what2)                    \
+    do {                                                                                        \
+        snprintf(dn, sizeof dn, "marian%d", k++);                                               \
+        const char *dir = folder(dn);                                                           \
+        marian_copy(dir, config, tensor, rename, d0, d1);                                       \
+        expect(ctx, label, load(ctx, dir), want, what1, what2);                                 \
+    } while (0)
+    MARIAN_CASE("valid marian copy", NULL, NULL, NULL, 0, 0, CF_OK, NULL, NULL);
+    MARIAN_CASE("valid marian config text", marian_cfg(NULL, NULL), NULL, NULL, 0, 0, CF_OK, NULL, NULL);
+    MARIAN_CASE("missing cross-attention key", NULL,
+                "model.decoder.layers.1.encoder_attn.k_proj.weight", "unrelated", 0, 0,
+                CF_ERR_FORMAT, "missing tensor", "model.decoder.layers.1.encoder_attn.k_proj");
+    MARIAN_CASE("missing final_logits_bias", NULL, "final_logits_bias", "x", 0, 0, CF_ERR_FORMAT,
+                "missing tensor 'final_logits_bias'", NULL);
+    MARIAN_CASE("missing shared embeddings", NULL, "model.shared.weight", "y", 0, 0,
+                CF_ERR_FORMAT, "model.shared.weight", "model.safetensors");
+    MARIAN_CASE("fc1 transposed", NULL, "model.encoder.layers.0.fc1.weight", NULL, 12, 20,
+                CF_ERR_FORMAT, "model.encoder.layers.0.fc1.weight", "expected (20, 12)");
+    MARIAN_CASE("bias of the wrong length", NULL, "model.decoder.layers.0.fc2.bias", NULL, 6, 2,
+                CF_ERR_FORMAT, "model.decoder.layers.0.fc2.bias", NULL);
+    MARIAN_CASE("vocab_size larger than the embeddings",
+                marian_cfg("vocab_size", "18"),
+                NULL, NULL, 0, 0, CF_ERR_FORMAT, "model.shared.weight", "(18, 12)");
+    MARIAN_CASE("d_model a string", marian_cfg("d_model", "\"12\""), NULL, NULL, 0, 0,
+                CF_ERR_FORMAT, "'d_model'", "config.json");
+    MARIAN_CASE("decoder heads differ", marian_cfg("decoder_attention_heads", "4"), NULL,
+                NULL, 0, 0, CF_ERR_UNSUPPORTED, "decoder_attention_heads", "config.json");
+    MARIAN_CASE("unknown activation", marian_cfg("activation_function", "\"mish\""), NULL,
+                NULL, 0, 0, CF_ERR_UNSUPPORTED, "activation_function 'mish'", NULL);
+    MARIAN_CASE("scale_embedding not a bool", marian_cfg("scale_embedding", "1"), NULL, NULL,
+                0, 0, CF_ERR_FORMAT, "'scale_embedding' is not true/false", NULL);
+    MARIAN_CASE("heads do not divide d_model (10)", marian_cfg("d_model", "10"),
+                NULL, NULL, 0, 0, CF_ERR_FORMAT, "config.json", "n_heads");
+    MARIAN_CASE("decoder_start outside the vocabulary", marian_cfg("decoder_start_token_id", "17"),
+                NULL, NULL, 0, 0, CF_ERR_FORMAT, "config.json", "decoder_start_id");
+    MARIAN_CASE("negative decoder layers", marian_cfg("decoder_layers", "-4"), NULL, NULL, 0, 0,
+                CF_ERR_FORMAT, "config.json", "decoder_layers");
+    MARIAN_CASE("no decoder layers", marian_cfg("decoder_layers", "0"), NULL, NULL, 0, 0,
+                CF_ERR_FORMAT, "config.json", "n_dec_layers > 0");
+#undef MARIAN_CASE
+    cf_ctx_free(ctx);
+}
+
 const cf_test tests_loaders[] = {
     {"loaders/st_valid", test_st_valid},
     {"loaders/st_truncated", test_st_truncated},
@@ -1335,6 +1462,7 @@ const cf_test tests_loaders[] = {
     {"loaders/hf_bad_config", test_hf_bad_config},
     {"loaders/hf_bad_tensors", test_hf_bad_tensors},
     {"loaders/hf_small_file_huge_tables", test_hf_small_file_huge_tables},
+    {"loaders/hf_marian_hostile", test_hf_marian_hostile},
     {"loaders/llama2c_valid", test_llama2c_valid},
     {"loaders/llama2c_corrupt", test_llama2c_corrupt},
     {"loaders/tokenizer_valid", test_tokenizer_valid},

@@ -1,0 +1,545 @@
+// Decoding for encoder-decoder models: greedy and beam search over batches of sentences.
+//
+// Per batch of sentences (sorted by source length, max_batch at a time):
+//   1. one graph runs the encoder and every decoder block's cross-attention keys and values,
+//      which are copied once into buffers replicated per beam (R = sentences x beams rows);
+//   2. a step graph, planned once for (R, 1), feeds one token per row at position t with the
+//      self-attention KV cache (L_dec, R, max_len, kv_dim) set; the cross keys/values are views
+//      of the buffers from step 1;
+//   3. beam search as Hugging Face's BeamSearchScorer and fairseq do it: log-softmax, beam
+//      scores plus log-probabilities, the best 2K candidates per sentence; an eos candidate among
+//      the first K closes a hypothesis scored sum(log p) / len^alpha, the others refill the K
+//      beams; the cache rows follow their beams (gathered into a second buffer, then swapped).
+//      Greedy is the same with K = 1.
+//
+// Not here: the model math (src/models/decoder.c) or tokenization.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../models/model_internal.h"
+#include "cformer/seq2seq.h"
+
+cf_s2s_decode_params cf_s2s_default_decode_params(void) {
+    cf_s2s_decode_params p = {0};
+    p.beam_size = 4;
+    p.length_penalty = 1.0f;
+    p.max_len_a = 1.5f;
+    p.max_len_b = 10;
+    p.early_stopping = 1;
+    p.n_best = 1;
+    p.max_batch = 16;
+    return p;
+}
+
+void cf_s2s_output_free(cf_s2s_output *o) {
+    if (!o) return;
+    if (o->hyps)
+        for (int64_t i = 0; i < (int64_t)o->n_sent * o->n_best; i++) {
+            cf__free(o->hyps[i].tokens);
+            cf__free(o->hyps[i].logprobs);
+        }
+    cf__free(o->hyps);
+    cf__free(o->n_hyps);
+    cf__free(o);
+}
+
+// A finished (or length-limited) hypothesis while its sentence is searched.
+typedef struct hyp {
+    int32_t *tokens;    // (n + finished) generated ids, eos included when finished
+    float *logprobs;
+    int32_t n;          // tokens without eos
+    int32_t finished;
+    double score;
+} hyp;
+
+typedef struct sent {
+    int32_t index;      // position in the caller's input
+    int32_t len;        // source ids used (after the length policy)
+    int32_t max_len;    // target tokens allowed, eos included
+    bool done;
+    hyp *hyps;          // (K) kept, any order
+    int32_t n_hyps;
+} sent;
+
+typedef struct dec {
+    cf_model *m;
+    cf_ctx *ctx;
+    const cf_s2s_decode_params *p;
+    int K, nb, R, S, L, nd;
+    int64_t V, HD, kvd;
+    sent *s;
+    int32_t *src;           // (nb, S)
+    uint8_t *mask;          // (nb, S)
+    float **xk, **xv;       // per block (R, S, HD)
+    cf_kv_cache kv, kv2;    // the cache and the gather target
+    int32_t *hist, *hist2;  // (R, L) generated tokens per row
+    float *lp, *lp2;        // (R, L) their log-probabilities
+    double *sum, *sum2;     // (R) beam scores (sum of log-probabilities)
+    int32_t *from;          // (R) the row each new beam continues
+    int32_t *step_in;       // (R) this step's input tokens
+    float *logp;            // (R, V) log-probabilities of this step
+    int64_t *cand_tok;      // (2K * K) candidates of one sentence
+    double *cand_score;
+    int32_t *cand_row;
+} dec;
+
+static double length_norm(const dec *d, int32_t len) {
+    return d->p->length_penalty == 0.0f ? 1.0 : pow((double)len, (double)d->p->length_penalty);
+}
+
+// Keeps at most K hypotheses, dropping the worst (BeamHypotheses.add).
+static cf_status add_hyp(dec *d, sent *st, int32_t row, int32_t n, bool finished, float eos_lp,
+                         double score) {
+    int K = d->K;
+    int slot = st->n_hyps;
+    if (st->n_hyps == K) {
+        int worst = 0;
+        for (int i = 1; i < K; i++)
+            if (st->hyps[i].score < st->hyps[worst].score) worst = i;
+        if (score <= st->hyps[worst].score) return CF_OK;
+        slot = worst;
+        cf__free(st->hyps[slot].tokens);
+        cf__free(st->hyps[slot].logprobs);
+    } else {
+        st->n_hyps++;
+    }
+    hyp *h = &st->hyps[slot];
+    int32_t total = n + (finished ? 1 : 0);
+    h->tokens = cf__malloc((size_t)(total ? total : 1) * sizeof(int32_t));
+    h->logprobs = cf__malloc((size_t)(total ? total : 1) * sizeof(float));
+    h->n = n;
+    h->finished = finished;
+    h->score = score;
+    if (!h->tokens || !h->logprobs) return CF_NOMEM(d->ctx);
+    memcpy(h->tokens, d->hist + (int64_t)row * d->L, (size_t)n * sizeof(int32_t));
+    memcpy(h->logprobs, d->lp + (int64_t)row * d->L, (size_t)n * sizeof(float));
+    if (finished) {
+        h->tokens[n] = d->m->cfg.eos_id;
+        h->logprobs[n] = eos_lp;
+    }
+    return CF_OK;
+}
+
+static double worst_hyp(const sent *st) {
+    double w = INFINITY;
+    for (int i = 0; i < st->n_hyps; i++)
+        if (st->hyps[i].score < w) w = st->hyps[i].score;
+    return w;
+}
+
+// Log-softmax of each row of logits into d->logp; pad_id never generated.
+static void log_softmax_rows(dec *d, const float *logits) {
+    const cf_kernels *k = d->ctx->k;
+    int32_t pad = d->m->cfg.pad_id;
+    for (int r = 0; r < d->R; r++) {
+        const float *x = logits + (int64_t)r * d->V;
+        float *y = d->logp + (int64_t)r * d->V;
+        float mx = k->max(d->V, x);
+        float sum = k->exp_sum(d->V, x, mx, y);
+        float lse = mx + logf(sum);
+        for (int64_t v = 0; v < d->V; v++) y[v] = x[v] - lse;
+        if (pad >= 0 && pad < d->V) y[pad] = -INFINITY;
+    }
+}
+
+// The 2K best (score, row, token) candidates of sentence i, best first.
+static int candidates(dec *d, int i, int t) {
+    int K = d->K, want = 2 * K, n = 0;
+    for (int b = 0; b < K; b++) {
+        int r = i * K + b;
+        if (t == 0 && b > 0) break;  // at the first step every beam is the same
+        const float *lp = d->logp + (int64_t)r * d->V;
+        for (int64_t v = 0; v < d->V; v++) {
+            double sc = d->sum[r] + (double)lp[v];
+            if (!(sc > -INFINITY)) continue;
+            if (n == want && sc <= d->cand_score[n - 1]) continue;
+            int j = n < want ? n++ : n - 1;  // insertion into the sorted list
+            while (j > 0 && d->cand_score[j - 1] < sc) {
+                d->cand_score[j] = d->cand_score[j - 1];
+                d->cand_tok[j] = d->cand_tok[j - 1];
+                d->cand_row[j] = d->cand_row[j - 1];
+                j--;
+            }
+            d->cand_score[j] = sc;
+            d->cand_tok[j] = v;
+            d->cand_row[j] = r;
+        }
+    }
+    return n;
+}
+
+// One search step for every open sentence: chooses the next beams (d->from, new tokens).
+static cf_status search_step(dec *d, int t) {
+    int K = d->K;
+    int32_t eos = d->m->cfg.eos_id;
+    for (int r = 0; r < d->R; r++) d->from[r] = r;
+    memcpy(d->sum2, d->sum, (size_t)d->R * sizeof(double));
+    int32_t *new_tok = d->step_in;  // the token each new beam appends: the next step's input
+    for (int i = 0; i < d->nb; i++) {
+        sent *st = &d->s[i];
+        if (st->done) {
+            for (int b = 0; b < K; b++) new_tok[i * K + b] = d->m->cfg.decoder_start_id;
+            continue;
+        }
+        int n = candidates(d, i, t);
+        int filled = 0;
+        int32_t len = t + 1;  // generated tokens, this one included
+        for (int c = 0; c < n && filled < K; c++) {
+            int r = d->cand_row[c];
+            int32_t v = (int32_t)d->cand_tok[c];
+            float lpv = d->logp[(int64_t)r * d->V + v];
+            if (v == eos) {
+                if (c < K)  // an eos outside the best K is not a hypothesis (as in HF)
+                    CF_TRY(add_hyp(d, st, r, t, true, lpv, d->cand_score[c] / length_norm(d, len)));
+                continue;
+            }
+            int nr = i * K + filled++;
+            d->from[nr] = r;
+            d->sum2[nr] = d->cand_score[c];
+            new_tok[nr] = v;
+            d->lp2[(int64_t)nr * d->L + t] = lpv;
+        }
+        for (; filled < K; filled++) {  // fewer live candidates than beams: dead beams
+            int nr = i * K + filled;
+            d->from[nr] = i * K;
+            d->sum2[nr] = -INFINITY;
+            new_tok[nr] = d->m->cfg.decoder_start_id;
+            d->lp2[(int64_t)nr * d->L + t] = -INFINITY;
+        }
+        // Done? K hypotheses and early stopping, or no running beam can beat the worst.
+        if (st->n_hyps == K) {
+            double best_run = d->sum2[i * K] / length_norm(d, len);
+            if (d->p->early_stopping || K == 1 || worst_hyp(st) >= best_run) st->done = true;
+        }
+    }
+    // Gather the rows' histories, then append the new tokens.
+    for (int r = 0; r < d->R; r++) {
+        int32_t f = d->from[r];
+        memcpy(d->hist2 + (int64_t)r * d->L, d->hist + (int64_t)f * d->L, (size_t)t * sizeof(int32_t));
+        memcpy(d->lp2 + (int64_t)r * d->L, d->lp + (int64_t)f * d->L, (size_t)t * sizeof(float));
+        d->hist2[(int64_t)r * d->L + t] = new_tok[r];
+    }
+    int32_t *ti = d->hist;
+    d->hist = d->hist2;
+    d->hist2 = ti;
+    float *tl = d->lp;
+    d->lp = d->lp2;
+    d->lp2 = tl;
+    double *ts = d->sum;
+    d->sum = d->sum2;
+    d->sum2 = ts;
+    // Sentences at their length limit: the running beams become hypotheses.
+    for (int i = 0; i < d->nb; i++) {
+        sent *st = &d->s[i];
+        if (st->done || t + 1 < st->max_len) continue;
+        for (int b = 0; b < K; b++) {
+            int r = i * K + b;
+            if (d->sum[r] > -INFINITY)
+                CF_TRY(add_hyp(d, st, r, t + 1, false, 0.0f, d->sum[r] / length_norm(d, t + 1)));
+        }
+        st->done = true;
+    }
+    // The cache rows follow their beams.
+    bool moved = false;
+    for (int r = 0; r < d->R && !moved; r++) moved = d->from[r] != r;
+    if (moved) {
+        size_t row = (size_t)d->L * (size_t)d->kvd, bytes = (size_t)(t + 1) * (size_t)d->kvd * 4;
+        for (int l = 0; l < d->nd; l++)
+            for (int r = 0; r < d->R; r++) {
+                size_t dst = ((size_t)l * (size_t)d->R + (size_t)r) * row;
+                size_t src = ((size_t)l * (size_t)d->R + (size_t)d->from[r]) * row;
+                memcpy(d->kv2.k + dst, d->kv.k + src, bytes);
+                memcpy(d->kv2.v + dst, d->kv.v + src, bytes);
+            }
+        cf_kv_cache tmp = d->kv;
+        d->kv = d->kv2;
+        d->kv2 = tmp;
+    }
+    return CF_OK;
+}
+
+static cf_tensor *view3(cf_graph *g, float *data, int64_t a, int64_t b, int64_t c) {
+    cf_tensor *t = cf__meta_alloc(g, sizeof *t);
+    t->data = data;
+    t->ndim = 3;
+    t->shape[0] = a;
+    t->shape[1] = b;
+    t->shape[2] = c;
+    t->n = a * b * c;
+    return t;
+}
+
+// The decoder graph of one step: R rows, one token each, at position pos.
+static cf_tensor *step_graph(dec *d, cf_graph *g, bool measure, int pos) {
+    cf__graph_begin(g, false, measure);
+    g->kv = &d->kv;
+    g->pos0 = pos;
+    cf_tensor **kv = cf__meta_alloc(g, 2 * (size_t)d->nd * sizeof(cf_tensor *));
+    if (g->oom) return NULL;
+    for (int l = 0; l < d->nd; l++) {
+        kv[l] = view3(g, d->xk[l], d->R, d->S, d->HD);
+        kv[d->nd + l] = view3(g, d->xv[l], d->R, d->S, d->HD);
+    }
+    // Every beam of a sentence sees its source mask: expand (nb, S) to (R, S) lazily via the
+    // mask buffer, which holds R rows (filled in run_batch).
+    return cf__encdec_decode(g, d->m, d->step_in, d->R, 1, kv, kv + d->nd, d->mask, NULL, 0);
+}
+
+static cf_status run_batch(dec *d) {
+    cf_model *m = d->m;
+    cf_ctx *ctx = d->ctx;
+    int K = d->K, nb = d->nb, R = d->R, S = d->S, nd = d->nd;
+    cf_status st = CF_OK;
+    // 1. Encoder and cross keys/values, for nb rows; then replicated per beam.
+    cf_graph g;
+    cf__graph_init(&g, ctx);
+    cf_tensor **kv = NULL;
+    for (int measure = 1; measure >= 0 && st == CF_OK; measure--) {
+        cf__graph_begin(&g, false, measure);
+        cf_tensor *enc = cf__encdec_encode(&g, m, d->src, nb, S, d->mask);
+        kv = cf__meta_alloc(&g, 2 * (size_t)nd * sizeof(cf_tensor *));
+        if (g.oom) break;
+        for (int l = 0; l < nd; l++) cf__encdec_cross_kv(&g, m, l, enc, &kv[l], &kv[nd + l]);
+        if (measure && cf__graph_plan(&g) != CF_OK) st = CF_NOMEM(ctx);
+    }
+    if (g.oom && st == CF_OK) st = CF_NOMEM(ctx);
+    if (st == CF_OK) {
+        size_t blk = (size_t)S * (size_t)d->HD;
+        for (int l = 0; l < nd; l++)
+            for (int i = 0; i < nb; i++)
+                for (int b = 0; b < K; b++) {
+                    size_t dst = (size_t)(i * K + b) * blk, src = (size_t)i * blk;
+                    memcpy(d->xk[l] + dst, kv[l]->data + src, blk * sizeof(float));
+                    memcpy(d->xv[l] + dst, kv[nd + l]->data + src, blk * sizeof(float));
+                }
+    }
+    cf__graph_deinit(&g);
+    if (st != CF_OK) return st;
+    // The mask, replicated per beam in place (rows nb..R were left free for it).
+    for (int i = nb - 1; i >= 0; i--)
+        for (int b = K - 1; b >= 0; b--)
+            memmove(d->mask + (size_t)(i * K + b) * S, d->mask + (size_t)i * S, (size_t)S);
+    // 2./3. Steps.
+    for (int r = 0; r < R; r++) {
+        d->sum[r] = r % K == 0 ? 0.0 : -INFINITY;  // only the first beam is live at the start
+        d->step_in[r] = m->cfg.decoder_start_id;
+    }
+    cf__graph_init(&g, ctx);
+    if (!step_graph(d, &g, true, 0) || g.oom || cf__graph_plan(&g) != CF_OK) st = CF_NOMEM(ctx);
+    for (int t = 0; t < d->L && st == CF_OK; t++) {
+        bool open = false;
+        for (int i = 0; i < nb; i++) open |= !d->s[i].done;
+        if (!open) break;
+        cf_tensor *logits = step_graph(d, &g, false, t);
+        if (!logits || g.oom) {
+            st = CF_NOMEM(ctx);
+            break;
+        }
+        log_softmax_rows(d, logits->data);
+        st = search_step(d, t);
+    }
+    cf__graph_deinit(&g);
+    return st;
+}
+
+typedef struct order_item {
+    int32_t len, index;
+} order_item;
+
+static int by_len(const void *a, const void *b) {
+    const order_item *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int by_score(const void *a, const void *b) {
+    const hyp *x = a, *y = b;
+    return x->score > y->score ? -1 : x->score < y->score;
+}
+
+static cf_status check_params(cf_ctx *ctx, const cf_config *c, const cf_s2s_decode_params *p) {
+#define BADP(...) CF_ERR(ctx, CF_ERR_INVALID_ARG, "invalid decoding parameter: " __VA_ARGS__)
+    if (c->n_dec_layers <= 0) return BADP("the model is not an encoder-decoder model");
+    if (c->eos_id < 0) return BADP("the model has no eos_id");
+    if (p->beam_size < 1 || p->beam_size > 256) return BADP("beam_size = %d", p->beam_size);
+    if (p->n_best < 1 || p->n_best > p->beam_size)
+        return BADP("n_best = %d (must be 1..beam_size)", p->n_best);
+    if (!isfinite(p->length_penalty)) return BADP("length_penalty is not finite");
+    if (!(p->max_len_a >= 0.0f && p->max_len_a <= 1000.0f)) return BADP("max_len_a = %g", p->max_len_a);
+    if (p->max_len_b < 0) return BADP("max_len_b = %d", p->max_len_b);
+    if (p->max_batch < 1 || p->max_batch > 4096) return BADP("max_batch = %d", p->max_batch);
+#undef BADP
+    return CF_OK;
+}
+
+static void dec_free(dec *d) {
+    if (d->xk)
+        for (int l = 0; l < d->nd; l++) {
+            cf__free(d->xk[l]);
+            cf__free(d->xv[l]);
+        }
+    cf__free(d->xk);
+    cf__free(d->xv);
+    cf__free(d->kv.k);
+    cf__free(d->kv.v);
+    cf__free(d->kv2.k);
+    cf__free(d->kv2.v);
+    void *bufs[] = {d->src, d->mask, d->hist, d->hist2, d->lp, d->lp2, d->sum, d->sum2,
+                    d->from, d->step_in, d->logp, d->cand_tok, d->cand_score, d->cand_row};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cf__free(bufs[i]);
+    if (d->s)
+        for (int i = 0; i < d->nb; i++) {
+            for (int h = 0; h < d->s[i].n_hyps; h++) {
+                cf__free(d->s[i].hyps[h].tokens);
+                cf__free(d->s[i].hyps[h].logprobs);
+            }
+            cf__free(d->s[i].hyps);
+        }
+    cf__free(d->s);
+    memset(d, 0, sizeof *d);
+}
+
+// Decodes the sentences order[0..nb) and moves their hypotheses into out.
+static cf_status decode_group(cf_model *m, const cf_s2s_decode_params *p,
+                              const int32_t *const *src, const order_item *order, int nb,
+                              cf_s2s_output *out) {
+    cf_ctx *ctx = m->ctx;
+    const cf_config *c = &m->cfg;
+    dec d = {0};
+    d.m = m;
+    d.ctx = ctx;
+    d.p = p;
+    d.K = p->beam_size;
+    d.nb = nb;
+    d.R = nb * d.K;
+    d.nd = c->n_dec_layers;
+    d.V = c->vocab_size;
+    d.HD = (int64_t)c->n_heads * c->head_dim;
+    d.kvd = (int64_t)c->n_kv_heads * c->head_dim;
+    int32_t limit = c->n_ctx - 1 > 0 ? c->n_ctx - 1 : 1;
+    d.s = cf__calloc((size_t)nb, sizeof(sent));
+    cf_status st = CF_OK;
+    if (!d.s) goto oom;
+    for (int i = 0; i < nb; i++) {
+        sent *s = &d.s[i];
+        s->index = order[i].index;
+        s->len = order[i].len < c->n_ctx ? order[i].len : c->n_ctx;
+        double ml = floor((double)p->max_len_a * s->len + p->max_len_b);
+        s->max_len = ml < 1 ? 1 : ml > limit ? limit : (int32_t)ml;
+        if (s->len > d.S) d.S = s->len;
+        if (s->max_len > d.L) d.L = s->max_len;
+        s->hyps = cf__calloc((size_t)d.K, sizeof(hyp));
+        if (!s->hyps) goto oom;
+    }
+    int R = d.R, S = d.S, L = d.L;
+    d.src = cf__calloc((size_t)nb * (size_t)S, sizeof(int32_t));
+    d.mask = cf__calloc((size_t)R * (size_t)S, 1);
+    d.hist = cf__calloc((size_t)R * (size_t)L, sizeof(int32_t));
+    d.hist2 = cf__calloc((size_t)R * (size_t)L, sizeof(int32_t));
+    d.lp = cf__calloc((size_t)R * (size_t)L, sizeof(float));
+    d.lp2 = cf__calloc((size_t)R * (size_t)L, sizeof(float));
+    d.sum = cf__calloc((size_t)R, sizeof(double));
+    d.sum2 = cf__calloc((size_t)R, sizeof(double));
+    d.from = cf__calloc((size_t)R, sizeof(int32_t));
+    d.step_in = cf__calloc((size_t)R, sizeof(int32_t));
+    d.logp = cf__malloc((size_t)R * (size_t)d.V * sizeof(float));
+    d.cand_tok = cf__calloc(2 * (size_t)d.K, sizeof(int64_t));
+    d.cand_score = cf__calloc(2 * (size_t)d.K, sizeof(double));
+    d.cand_row = cf__calloc(2 * (size_t)d.K, sizeof(int32_t));
+    d.xk = cf__calloc((size_t)d.nd, sizeof(float *));
+    d.xv = cf__calloc((size_t)d.nd, sizeof(float *));
+    size_t cache = (size_t)d.nd * (size_t)R * (size_t)L * (size_t)d.kvd;
+    d.kv = (cf_kv_cache){cf__calloc(cache, 4), cf__calloc(cache, 4), L, d.kvd, d.nd, R};
+    d.kv2 = (cf_kv_cache){cf__calloc(cache, 4), cf__calloc(cache, 4), L, d.kvd, d.nd, R};
+    if (!d.src || !d.mask || !d.hist || !d.hist2 || !d.lp || !d.lp2 || !d.sum || !d.sum2 ||
+        !d.from || !d.step_in || !d.logp || !d.cand_tok || !d.cand_score || !d.cand_row ||
+        !d.xk || !d.xv || !d.kv.k || !d.kv.v || !d.kv2.k || !d.kv2.v)
+        goto oom;
+    for (int l = 0; l < d.nd; l++) {
+        d.xk[l] = cf__malloc((size_t)R * (size_t)S * (size_t)d.HD * sizeof(float));
+        d.xv[l] = cf__malloc((size_t)R * (size_t)S * (size_t)d.HD * sizeof(float));
+        if (!d.xk[l] || !d.xv[l]) goto oom;
+    }
+    int32_t pad = c->pad_id >= 0 ? c->pad_id : 0;
+    for (int i = 0; i < nb; i++) {
+        const int32_t *x = src[d.s[i].index];
+        int32_t n = d.s[i].len, full = order[i].len;
+        for (int j = 0; j < S; j++) {
+            // The length policy: a source over n_ctx keeps its first n_ctx - 1 ids and its last.
+            int32_t id = j >= n ? pad : (j == n - 1 ? x[full - 1] : x[j]);
+            d.src[(size_t)i * S + j] = id;
+            d.mask[(size_t)i * S + j] = j < n;
+        }
+    }
+    if ((st = cf__model_positions(m, S > L ? S : L)) != CF_OK) goto done;
+    if ((st = run_batch(&d)) != CF_OK) goto done;
+    for (int i = 0; i < nb; i++) {
+        sent *s = &d.s[i];
+        qsort(s->hyps, (size_t)s->n_hyps, sizeof(hyp), by_score);
+        int keep = s->n_hyps < out->n_best ? s->n_hyps : out->n_best;
+        out->n_hyps[s->index] = keep;
+        for (int h = 0; h < keep; h++) {
+            cf_s2s_hyp *o = &out->hyps[(int64_t)s->index * out->n_best + h];
+            o->tokens = s->hyps[h].tokens;
+            o->logprobs = s->hyps[h].logprobs;
+            o->n = s->hyps[h].n;
+            o->finished = s->hyps[h].finished;
+            o->score = (float)s->hyps[h].score;
+            s->hyps[h].tokens = NULL;
+            s->hyps[h].logprobs = NULL;
+        }
+    }
+    goto done;
+oom:
+    st = CF_NOMEM(ctx);
+done:
+    dec_free(&d);
+    return st;
+}
+
+cf_status cf_s2s_translate_ids(cf_model *m, const int32_t *const *src, const int32_t *src_len,
+                               int n, const cf_s2s_decode_params *p, cf_s2s_output **out) {
+    *out = NULL;
+    cf_ctx *ctx = m->ctx;
+    const cf_config *c = &m->cfg;
+    CF_TRY(check_params(ctx, c, p));
+    if (n < 0) return CF_ERR(ctx, CF_ERR_INVALID_ARG, "n = %d sentences", n);
+    int32_t Vs = c->src_vocab_size > 0 ? c->src_vocab_size : c->vocab_size;
+    for (int i = 0; i < n; i++) {
+        if (src_len[i] < 0 || (src_len[i] > 0 && !src[i]))
+            return CF_ERR(ctx, CF_ERR_INVALID_ARG, "sentence %d: length %d", i, src_len[i]);
+        for (int32_t j = 0; j < src_len[i]; j++)
+            if (src[i][j] < 0 || src[i][j] >= Vs)
+                return CF_ERR(ctx, CF_ERR_RANGE,
+                              "sentence %d: token id %d at position %d is outside [0, %d)", i,
+                              src[i][j], j, Vs);
+    }
+    cf_s2s_output *o = cf__calloc(1, sizeof *o);
+    order_item *order = cf__calloc((size_t)n + 1, sizeof *order);
+    if (!o || !order) {
+        cf__free(o);
+        cf__free(order);
+        return CF_NOMEM(ctx);
+    }
+    o->n_sent = n;
+    o->n_best = p->n_best;
+    o->n_hyps = cf__calloc((size_t)n + 1, sizeof(int32_t));
+    o->hyps = cf__calloc((size_t)n * (size_t)p->n_best + 1, sizeof(cf_s2s_hyp));
+    cf_status st = o->n_hyps && o->hyps ? CF_OK : CF_NOMEM(ctx);
+    int n_live = 0;
+    for (int i = 0; i < n; i++)
+        if (src_len[i] > 0) order[n_live++] = (order_item){src_len[i], i};  // empty: no output
+    qsort(order, (size_t)n_live, sizeof *order, by_len);
+    for (int i = 0; i < n_live && st == CF_OK; i += p->max_batch) {
+        int nb = n_live - i < p->max_batch ? n_live - i : p->max_batch;
+        st = decode_group(m, p, src, order + i, nb, o);
+    }
+    cf__free(order);
+    if (st != CF_OK) {
+        cf_s2s_output_free(o);
+        return st;
+    }
+    *out = o;
+    return CF_OK;
+}
