@@ -75,6 +75,7 @@ double bench_sgemm_peak(int n_threads, const char **who) {
     char nt[16];
     snprintf(nt, sizeof nt, "%d", n_threads);
     setenv("OPENBLAS_NUM_THREADS", nt, 1);
+    setenv("OMP_NUM_THREADS", nt, 1);  // the OpenMP build of OpenBLAS reads this one
     void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!h) h = dlopen("libopenblas.so", RTLD_NOW | RTLD_LOCAL);
     sgemm_fn sgemm = h ? (sgemm_fn)dlsym(h, "cblas_sgemm") : NULL;

@@ -15,24 +15,27 @@ what=${2:-infer}
 rounds=${3:-3}
 obdir=${OPENBLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
 echo "== $(date -u '+%Y-%m-%d %H:%M') UTC, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores, cformer $(git -C "$root" rev-parse --short HEAD)"
+# bench_bert picks OpenBLAS's core type for the SGEMM peak itself (SkylakeX on AVX-512 CPUs).
+bb="env -u OPENBLAS_CORETYPE $root/build/bench_bert"
 r=1
 while [ "$r" -le "$rounds" ]; do
     case $what in
     infer)
         for t in 1 2; do
             echo "== round $r: build/bench_bert --model $out/model --threads $t --no-train --rounds 2"
-            "$root/build/bench_bert" --model "$out/model" --threads "$t" --no-train --rounds 2
+            $bb --model "$out/model" --threads "$t" --no-train --rounds 2
             echo "== round $r: bench_ort.js $out --threads $t --rounds 2"
             node "$here/bench_ort.js" "$out" --threads "$t" --rounds 2
         done ;;
     train)
         echo "== round $r: build/bench_bert --model $out/model --threads 2 --no-infer --rounds 2"
-        "$root/build/bench_bert" --model "$out/model" --threads 2 --no-infer --rounds 2 ;;
+        $bb --model "$out/model" --threads 2 --no-infer --rounds 2 ;;
     torch)
-        # Debian's default libblas.so.3 is the reference BLAS: seconds per sentence, so batch 1
-        # only, one sentence per round.
+        # Debian's reference BLAS (the default libblas.so.3 when no OpenBLAS is installed):
+        # seconds per sentence, so batch 1 only, one sentence per round.
         echo "== round $r: torch stock (reference BLAS), 2 threads"
-        /usr/bin/python3 "$here/bert_torch.py" bench "$out" --threads 2 --rounds 1 --batch 1 \
+        LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas \
+            /usr/bin/python3 "$here/bert_torch.py" bench "$out" --threads 2 --rounds 1 --batch 1 \
             --calls 1
         echo "== round $r: torch + OpenBLAS (openmp, SkylakeX), 2 threads"
         LD_LIBRARY_PATH=$obdir OPENBLAS_CORETYPE=SkylakeX \
