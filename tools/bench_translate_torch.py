@@ -199,15 +199,25 @@ def translate_batch(model, srcs, K, alpha=1.0, a=1.5, b=10):
     hist = torch.zeros((R, 0), dtype=torch.long)
     hyps = [[] for _ in range(nb)]
     done = [False] * nb
+    live = list(range(nb))  # the batch's sentences still searched, in row order
     for t in range(L):
         if all(done):
             break
+        if any(done[i] for i in live):  # finished sentences leave the batch (as cformer does)
+            keep = [j for j, i in enumerate(live) if not done[i]]
+            rows = torch.tensor([j * K + b for j in keep for b in range(K)])
+            live = [live[j] for j in keep]
+            cache = [(k[rows], v[rows]) for k, v in cache]
+            xkv = [(k[rows], v[rows]) for k, v in xkv]
+            mask_add, tok, beam_sum, hist = mask_add[rows], tok[rows], beam_sum[rows], hist[rows]
+            R = len(live) * K
+        nl = len(live)
         t0 = time.perf_counter()
         logits = model.step(tok, t, cache, xkv, mask_add)
         MODEL_SECONDS[0] += time.perf_counter() - t0
         logp = torch.log_softmax(logits, -1)
         logp[:, model.pad] = float("-inf")
-        scores = (beam_sum[:, None] + logp.double()).view(nb, K * model.V)
+        scores = (beam_sum[:, None] + logp.double()).view(nl, K * model.V)
         if t == 0:
             scores = scores[:, :model.V]
         top_s, top_i = scores.topk(min(2 * K, scores.shape[1]), 1)
@@ -215,29 +225,25 @@ def translate_batch(model, srcs, K, alpha=1.0, a=1.5, b=10):
         new_from = [0] * R
         new_tok = [model.start] * R
         new_sum = [float("-inf")] * R
-        for i in range(nb):
-            if done[i]:
-                for f in range(K):
-                    new_from[i * K + f] = i * K
-                continue
+        for j, i in enumerate(live):
             filled = 0
-            for c in range(len(top_s[i])):
+            for c in range(len(top_s[j])):
                 if filled == K:
                     break
-                sc = top_s[i][c]
+                sc = top_s[j][c]
                 if sc == float("-inf"):
                     break
-                r = i * K + top_i[i][c] // model.V
-                v = top_i[i][c] % model.V
+                r = j * K + top_i[j][c] // model.V
+                v = top_i[j][c] % model.V
                 if v == model.eos:
                     if c < K:
                         add_hyp(hyps[i], K, sc / (t + 1) ** alpha, hist[r].tolist())
                     continue
-                nr = i * K + filled
+                nr = j * K + filled
                 new_from[nr], new_tok[nr], new_sum[nr] = r, v, sc
                 filled += 1
             for f in range(filled, K):
-                new_from[i * K + f] = i * K
+                new_from[j * K + f] = j * K
             if len(hyps[i]) == K:
                 done[i] = True  # early stopping (cformer's default)
         new_from = torch.tensor(new_from)
@@ -245,10 +251,10 @@ def translate_batch(model, srcs, K, alpha=1.0, a=1.5, b=10):
         beam_sum = torch.tensor(new_sum, dtype=torch.float64)
         hist = torch.cat([hist[new_from], tok[:, None]], 1)
         cache = [(k[new_from], v[new_from]) for k, v in cache]
-        for i in range(nb):
+        for j, i in enumerate(live):
             if not done[i] and t + 1 >= max_len[i]:
                 for bb in range(K):
-                    r = i * K + bb
+                    r = j * K + bb
                     if beam_sum[r].item() > float("-inf"):
                         add_hyp(hyps[i], K, beam_sum[r].item() / (t + 1) ** alpha,
                                 hist[r].tolist(), finished=False)

@@ -67,7 +67,9 @@ typedef struct dec {
     cf_ctx *ctx;
     const cf_s2s_decode_params *p;
     int K, nb, R, S, L, nd;
+    int nb_max;             // buffers are sized for (nb_max, S, L) of the largest group
     int64_t V, HD, kvd;
+    float *cache[4];        // k, v of the cache and of the gather target
     sent *s;
     int32_t *src;           // (nb, S)
     uint8_t *mask;          // (nb, S)
@@ -286,24 +288,87 @@ static cf_tensor *step_graph(dec *d, cf_graph *g, bool measure, int pos) {
     return cf__encdec_decode(g, d->m, d->step_in, d->R, 1, kv, kv + d->nd, d->mask, NULL, 0);
 }
 
+// Moves the rows of the open sentences to the front, in order, and drops the finished ones:
+// the sentence records (swapped, so the finished ones stay behind the open ones with their
+// hypotheses), the cross keys/values, mask, histories and scores in place, and the self-
+// attention cache (positions 0..t-1) into the other cache buffer, laid out for the new row
+// count. Then d->nb, d->R are the open sentences and their rows.
+static void compact(dec *d, int t) {
+    int K = d->K, R_old = d->R, j = 0;
+    size_t S = (size_t)d->S, L = (size_t)d->L, HD = (size_t)d->HD, kvd = (size_t)d->kvd;
+    for (int i = 0; i < d->nb; i++) {
+        if (d->s[i].done) continue;
+        for (int b = 0; b < K; b++) d->from[j * K + b] = i * K + b;  // new row <- old row
+        if (i != j) {  // j < i: the destination rows are free (moved or finished)
+            sent tmp = d->s[j];
+            d->s[j] = d->s[i];
+            d->s[i] = tmp;
+            for (int b = 0; b < K; b++) {
+                size_t ro = (size_t)(i * K + b), rn = (size_t)(j * K + b);
+                for (int l = 0; l < d->nd; l++) {
+                    memmove(d->xk[l] + rn * S * HD, d->xk[l] + ro * S * HD, S * HD * sizeof(float));
+                    memmove(d->xv[l] + rn * S * HD, d->xv[l] + ro * S * HD, S * HD * sizeof(float));
+                }
+                memmove(d->mask + rn * S, d->mask + ro * S, S);
+                memmove(d->hist + rn * L, d->hist + ro * L, (size_t)t * sizeof(int32_t));
+                memmove(d->lp + rn * L, d->lp + ro * L, (size_t)t * sizeof(float));
+                d->sum[rn] = d->sum[ro];
+                d->step_in[rn] = d->step_in[ro];
+            }
+        }
+        j++;
+    }
+    // The cache, (L_dec, R, L, kvd), laid out for the new R in the other buffer.
+    int R_new = j * K;
+    size_t row = L * kvd, bytes = (size_t)t * kvd * sizeof(float);
+    for (int l = 0; l < d->nd && bytes; l++)
+        for (int rn = 0; rn < R_new; rn++) {
+            size_t ro = (size_t)d->from[rn];
+            size_t dst = ((size_t)l * (size_t)R_new + (size_t)rn) * row;
+            size_t src = ((size_t)l * (size_t)R_old + ro) * row;
+            memcpy(d->kv2.k + dst, d->kv.k + src, bytes);
+            memcpy(d->kv2.v + dst, d->kv.v + src, bytes);
+        }
+    cf_kv_cache tmp = d->kv;
+    d->kv = d->kv2;
+    d->kv2 = tmp;
+    d->kv.n_seq = d->kv2.n_seq = R_new;
+    d->nb = j;
+    d->R = R_new;
+}
+
+// The two graphs of decoding (encoder, decoder step), kept on the model between calls and
+// batches: their arenas only grow, so the activations are not mapped and page-faulted afresh
+// for every batch. NULL when out of memory.
+static cf_graph *s2s_graphs(cf_model *m) {
+    if (!m->s2s_graphs) {
+        m->s2s_graphs = cf__malloc(2 * sizeof(cf_graph));
+        if (!m->s2s_graphs) return NULL;
+        cf__graph_init(&m->s2s_graphs[0], m->ctx);
+        cf__graph_init(&m->s2s_graphs[1], m->ctx);
+    }
+    return m->s2s_graphs;
+}
+
 static cf_status run_batch(dec *d) {
     cf_model *m = d->m;
     cf_ctx *ctx = d->ctx;
     int K = d->K, nb = d->nb, R = d->R, S = d->S, nd = d->nd;
     cf_status st = CF_OK;
+    cf_graph *gs = s2s_graphs(m);
+    if (!gs) return CF_NOMEM(ctx);
     // 1. Encoder and cross keys/values, for nb rows; then replicated per beam.
-    cf_graph g;
-    cf__graph_init(&g, ctx);
+    cf_graph *ge = &gs[0], *g = &gs[1];
     cf_tensor **kv = NULL;
     for (int measure = 1; measure >= 0 && st == CF_OK; measure--) {
-        cf__graph_begin(&g, false, measure);
-        cf_tensor *enc = cf__encdec_encode(&g, m, d->src, nb, S, d->mask);
-        kv = cf__meta_alloc(&g, 2 * (size_t)nd * sizeof(cf_tensor *));
-        if (g.oom) break;
-        for (int l = 0; l < nd; l++) cf__encdec_cross_kv(&g, m, l, enc, &kv[l], &kv[nd + l]);
-        if (measure && cf__graph_plan(&g) != CF_OK) st = CF_NOMEM(ctx);
+        cf__graph_begin(ge, false, measure);
+        cf_tensor *enc = cf__encdec_encode(ge, m, d->src, nb, S, d->mask);
+        kv = cf__meta_alloc(ge, 2 * (size_t)nd * sizeof(cf_tensor *));
+        if (ge->oom) break;
+        for (int l = 0; l < nd; l++) cf__encdec_cross_kv(ge, m, l, enc, &kv[l], &kv[nd + l]);
+        if (measure && cf__graph_plan(ge) != CF_OK) st = CF_NOMEM(ctx);
     }
-    if (g.oom && st == CF_OK) st = CF_NOMEM(ctx);
+    if (ge->oom && st == CF_OK) st = CF_NOMEM(ctx);
     if (st == CF_OK) {
         size_t blk = (size_t)S * (size_t)d->HD;
         for (int l = 0; l < nd; l++)
@@ -314,7 +379,6 @@ static cf_status run_batch(dec *d) {
                     memcpy(d->xv[l] + dst, kv[nd + l]->data + src, blk * sizeof(float));
                 }
     }
-    cf__graph_deinit(&g);
     if (st != CF_OK) return st;
     // The mask, replicated per beam in place (rows nb..R were left free for it).
     for (int i = nb - 1; i >= 0; i--)
@@ -325,21 +389,26 @@ static cf_status run_batch(dec *d) {
         d->sum[r] = r % K == 0 ? 0.0 : -INFINITY;  // only the first beam is live at the start
         d->step_in[r] = m->cfg.decoder_start_id;
     }
-    cf__graph_init(&g, ctx);
-    if (!step_graph(d, &g, true, 0) || g.oom || cf__graph_plan(&g) != CF_OK) st = CF_NOMEM(ctx);
+    if (!step_graph(d, g, true, 0) || g->oom || cf__graph_plan(g) != CF_OK) st = CF_NOMEM(ctx);
     for (int t = 0; t < d->L && st == CF_OK; t++) {
-        bool open = false;
-        for (int i = 0; i < nb; i++) open |= !d->s[i].done;
+        int open = 0;
+        for (int i = 0; i < d->nb; i++) open += !d->s[i].done;
         if (!open) break;
-        cf_tensor *logits = step_graph(d, &g, false, t);
-        if (!logits || g.oom) {
+        if (open < d->nb) {  // finished sentences leave the batch: fewer rows per step
+            compact(d, t);
+            if (!step_graph(d, g, true, t) || g->oom || cf__graph_plan(g) != CF_OK) {
+                st = CF_NOMEM(ctx);
+                break;
+            }
+        }
+        cf_tensor *logits = step_graph(d, g, false, t);
+        if (!logits || g->oom) {
             st = CF_NOMEM(ctx);
             break;
         }
         log_softmax_rows(d, logits->data);
         st = search_step(d, t);
     }
-    cf__graph_deinit(&g);
     return st;
 }
 
@@ -373,6 +442,16 @@ static cf_status check_params(cf_ctx *ctx, const cf_config *c, const cf_s2s_deco
     return CF_OK;
 }
 
+static void free_hyps(sent *st) {
+    for (int h = 0; h < st->n_hyps; h++) {
+        cf__free(st->hyps[h].tokens);
+        cf__free(st->hyps[h].logprobs);
+        st->hyps[h].tokens = NULL;
+        st->hyps[h].logprobs = NULL;
+    }
+    st->n_hyps = 0;
+}
+
 static void dec_free(dec *d) {
     if (d->xk)
         for (int l = 0; l < d->nd; l++) {
@@ -381,101 +460,122 @@ static void dec_free(dec *d) {
         }
     cf__free(d->xk);
     cf__free(d->xv);
-    cf__free(d->kv.k);
-    cf__free(d->kv.v);
-    cf__free(d->kv2.k);
-    cf__free(d->kv2.v);
+    for (int i = 0; i < 4; i++) cf__free(d->cache[i]);
     void *bufs[] = {d->src, d->mask, d->hist, d->hist2, d->lp, d->lp2, d->sum, d->sum2,
                     d->from, d->step_in, d->logp, d->cand_tok, d->cand_score, d->cand_row};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cf__free(bufs[i]);
     if (d->s)
-        for (int i = 0; i < d->nb; i++) {
-            for (int h = 0; h < d->s[i].n_hyps; h++) {
-                cf__free(d->s[i].hyps[h].tokens);
-                cf__free(d->s[i].hyps[h].logprobs);
-            }
+        for (int i = 0; i < d->nb_max; i++) {
+            free_hyps(&d->s[i]);
             cf__free(d->s[i].hyps);
         }
     cf__free(d->s);
     memset(d, 0, sizeof *d);
 }
 
-// Decodes the sentences order[0..nb) and moves their hypotheses into out.
-static cf_status decode_group(cf_model *m, const cf_s2s_decode_params *p,
-                              const int32_t *const *src, const order_item *order, int nb,
-                              cf_s2s_output *out) {
-    cf_ctx *ctx = m->ctx;
-    const cf_config *c = &m->cfg;
-    dec d = {0};
-    d.m = m;
-    d.ctx = ctx;
-    d.p = p;
-    d.K = p->beam_size;
-    d.nb = nb;
-    d.R = nb * d.K;
-    d.nd = c->n_dec_layers;
-    d.V = c->vocab_size;
-    d.HD = (int64_t)c->n_heads * c->head_dim;
-    d.kvd = (int64_t)c->n_kv_heads * c->head_dim;
+// The target tokens allowed for a source of len ids (eos included).
+static int32_t max_len_of(const cf_config *c, const cf_s2s_decode_params *p, int32_t len) {
     int32_t limit = c->n_ctx - 1 > 0 ? c->n_ctx - 1 : 1;
-    d.s = cf__calloc((size_t)nb, sizeof(sent));
-    cf_status st = CF_OK;
-    if (!d.s) goto oom;
+    double ml = floor((double)p->max_len_a * len + p->max_len_b);
+    return ml < 1 ? 1 : ml > limit ? limit : (int32_t)ml;
+}
+
+// Allocates the decoding buffers once per call, for groups of up to nb_max sentences with up to
+// S source ids and L target tokens; every group reuses them with its own (smaller) dimensions.
+static cf_status dec_alloc(dec *d, cf_model *m, const cf_s2s_decode_params *p, int nb_max, int S,
+                           int L) {
+    const cf_config *c = &m->cfg;
+    memset(d, 0, sizeof *d);
+    d->m = m;
+    d->ctx = m->ctx;
+    d->p = p;
+    d->K = p->beam_size;
+    d->nb_max = nb_max;
+    d->nd = c->n_dec_layers;
+    d->V = c->vocab_size;
+    d->HD = (int64_t)c->n_heads * c->head_dim;
+    d->kvd = (int64_t)c->n_kv_heads * c->head_dim;
+    size_t R = (size_t)nb_max * (size_t)d->K;
+    d->s = cf__calloc((size_t)nb_max, sizeof(sent));
+    if (!d->s) return CF_NOMEM(d->ctx);
+    for (int i = 0; i < nb_max; i++)
+        if (!(d->s[i].hyps = cf__calloc((size_t)d->K, sizeof(hyp)))) return CF_NOMEM(d->ctx);
+    d->src = cf__calloc((size_t)nb_max * (size_t)S, sizeof(int32_t));
+    d->mask = cf__calloc(R * (size_t)S, 1);
+    d->hist = cf__calloc(R * (size_t)L, sizeof(int32_t));
+    d->hist2 = cf__calloc(R * (size_t)L, sizeof(int32_t));
+    d->lp = cf__calloc(R * (size_t)L, sizeof(float));
+    d->lp2 = cf__calloc(R * (size_t)L, sizeof(float));
+    d->sum = cf__calloc(R, sizeof(double));
+    d->sum2 = cf__calloc(R, sizeof(double));
+    d->from = cf__calloc(R, sizeof(int32_t));
+    d->step_in = cf__calloc(R, sizeof(int32_t));
+    d->logp = cf__malloc(R * (size_t)d->V * sizeof(float));
+    d->cand_tok = cf__calloc(2 * (size_t)d->K, sizeof(int64_t));
+    d->cand_score = cf__calloc(2 * (size_t)d->K, sizeof(double));
+    d->cand_row = cf__calloc(2 * (size_t)d->K, sizeof(int32_t));
+    d->xk = cf__calloc((size_t)d->nd, sizeof(float *));
+    d->xv = cf__calloc((size_t)d->nd, sizeof(float *));
+    // The cache is only read where it was written: no need to clear it.
+    size_t cache = (size_t)d->nd * R * (size_t)L * (size_t)d->kvd;
+    for (int i = 0; i < 4; i++) d->cache[i] = cf__malloc(cache * sizeof(float));
+    if (!d->src || !d->mask || !d->hist || !d->hist2 || !d->lp || !d->lp2 || !d->sum ||
+        !d->sum2 || !d->from || !d->step_in || !d->logp || !d->cand_tok || !d->cand_score ||
+        !d->cand_row || !d->xk || !d->xv || !d->cache[0] || !d->cache[1] || !d->cache[2] ||
+        !d->cache[3])
+        return CF_NOMEM(d->ctx);
+    for (int l = 0; l < d->nd; l++) {
+        d->xk[l] = cf__malloc(R * (size_t)S * (size_t)d->HD * sizeof(float));
+        d->xv[l] = cf__malloc(R * (size_t)S * (size_t)d->HD * sizeof(float));
+        if (!d->xk[l] || !d->xv[l]) return CF_NOMEM(d->ctx);
+    }
+    return CF_OK;
+}
+
+// Decodes the sentences order[0..nb) (nb <= d->nb_max) and moves their hypotheses into out.
+static cf_status decode_group(dec *d, const int32_t *const *src, const order_item *order, int nb,
+                              cf_s2s_output *out) {
+    cf_model *m = d->m;
+    const cf_config *c = &m->cfg;
+    d->nb = nb;
+    d->R = nb * d->K;
+    d->S = d->L = 0;
     for (int i = 0; i < nb; i++) {
-        sent *s = &d.s[i];
+        sent *s = &d->s[i];
+        free_hyps(s);
+        s->done = false;
         s->index = order[i].index;
         s->len = order[i].len < c->n_ctx ? order[i].len : c->n_ctx;
-        double ml = floor((double)p->max_len_a * s->len + p->max_len_b);
-        s->max_len = ml < 1 ? 1 : ml > limit ? limit : (int32_t)ml;
-        if (s->len > d.S) d.S = s->len;
-        if (s->max_len > d.L) d.L = s->max_len;
-        s->hyps = cf__calloc((size_t)d.K, sizeof(hyp));
-        if (!s->hyps) goto oom;
+        s->max_len = max_len_of(c, d->p, s->len);
+        if (s->len > d->S) d->S = s->len;
+        if (s->max_len > d->L) d->L = s->max_len;
     }
-    int R = d.R, S = d.S, L = d.L;
-    d.src = cf__calloc((size_t)nb * (size_t)S, sizeof(int32_t));
-    d.mask = cf__calloc((size_t)R * (size_t)S, 1);
-    d.hist = cf__calloc((size_t)R * (size_t)L, sizeof(int32_t));
-    d.hist2 = cf__calloc((size_t)R * (size_t)L, sizeof(int32_t));
-    d.lp = cf__calloc((size_t)R * (size_t)L, sizeof(float));
-    d.lp2 = cf__calloc((size_t)R * (size_t)L, sizeof(float));
-    d.sum = cf__calloc((size_t)R, sizeof(double));
-    d.sum2 = cf__calloc((size_t)R, sizeof(double));
-    d.from = cf__calloc((size_t)R, sizeof(int32_t));
-    d.step_in = cf__calloc((size_t)R, sizeof(int32_t));
-    d.logp = cf__malloc((size_t)R * (size_t)d.V * sizeof(float));
-    d.cand_tok = cf__calloc(2 * (size_t)d.K, sizeof(int64_t));
-    d.cand_score = cf__calloc(2 * (size_t)d.K, sizeof(double));
-    d.cand_row = cf__calloc(2 * (size_t)d.K, sizeof(int32_t));
-    d.xk = cf__calloc((size_t)d.nd, sizeof(float *));
-    d.xv = cf__calloc((size_t)d.nd, sizeof(float *));
-    size_t cache = (size_t)d.nd * (size_t)R * (size_t)L * (size_t)d.kvd;
-    d.kv = (cf_kv_cache){cf__calloc(cache, 4), cf__calloc(cache, 4), L, d.kvd, d.nd, R};
-    d.kv2 = (cf_kv_cache){cf__calloc(cache, 4), cf__calloc(cache, 4), L, d.kvd, d.nd, R};
-    if (!d.src || !d.mask || !d.hist || !d.hist2 || !d.lp || !d.lp2 || !d.sum || !d.sum2 ||
-        !d.from || !d.step_in || !d.logp || !d.cand_tok || !d.cand_score || !d.cand_row ||
-        !d.xk || !d.xv || !d.kv.k || !d.kv.v || !d.kv2.k || !d.kv2.v)
-        goto oom;
-    for (int l = 0; l < d.nd; l++) {
-        d.xk[l] = cf__malloc((size_t)R * (size_t)S * (size_t)d.HD * sizeof(float));
-        d.xv[l] = cf__malloc((size_t)R * (size_t)S * (size_t)d.HD * sizeof(float));
-        if (!d.xk[l] || !d.xv[l]) goto oom;
-    }
+    int S = d->S, L = d->L;
+    d->kv = (cf_kv_cache){d->cache[0], d->cache[1], L, d->kvd, d->nd, d->R};
+    d->kv2 = (cf_kv_cache){d->cache[2], d->cache[3], L, d->kvd, d->nd, d->R};
     int32_t pad = c->pad_id >= 0 ? c->pad_id : 0;
     for (int i = 0; i < nb; i++) {
-        const int32_t *x = src[d.s[i].index];
-        int32_t n = d.s[i].len, full = order[i].len;
+        const int32_t *x = src[d->s[i].index];
+        int32_t n = d->s[i].len, full = order[i].len;
         for (int j = 0; j < S; j++) {
             // The length policy: a source over n_ctx keeps its first n_ctx - 1 ids and its last.
             int32_t id = j >= n ? pad : (j == n - 1 ? x[full - 1] : x[j]);
-            d.src[(size_t)i * S + j] = id;
-            d.mask[(size_t)i * S + j] = j < n;
+            d->src[(size_t)i * S + j] = id;
+            d->mask[(size_t)i * S + j] = j < n;
         }
     }
-    if ((st = cf__model_positions(m, S > L ? S : L)) != CF_OK) goto done;
-    if ((st = run_batch(&d)) != CF_OK) goto done;
+    CF_TRY(cf__model_positions(m, S > L ? S : L));
+    cf_status st = run_batch(d);
+    d->nb = nb;  // compaction moved the finished sentences behind the open ones: all nb remain
+    d->R = nb * d->K;
+    // The caches swap during the search: keep the four buffers, whichever role they ended in.
+    d->cache[0] = d->kv.k;
+    d->cache[1] = d->kv.v;
+    d->cache[2] = d->kv2.k;
+    d->cache[3] = d->kv2.v;
+    if (st != CF_OK) return st;
     for (int i = 0; i < nb; i++) {
-        sent *s = &d.s[i];
+        sent *s = &d->s[i];
         qsort(s->hyps, (size_t)s->n_hyps, sizeof(hyp), by_score);
         int keep = s->n_hyps < out->n_best ? s->n_hyps : out->n_best;
         out->n_hyps[s->index] = keep;
@@ -489,13 +589,9 @@ static cf_status decode_group(cf_model *m, const cf_s2s_decode_params *p,
             s->hyps[h].tokens = NULL;
             s->hyps[h].logprobs = NULL;
         }
+        free_hyps(s);
     }
-    goto done;
-oom:
-    st = CF_NOMEM(ctx);
-done:
-    dec_free(&d);
-    return st;
+    return CF_OK;
 }
 
 cf_status cf_s2s_translate_ids(cf_model *m, const int32_t *const *src, const int32_t *src_len,
@@ -531,10 +627,21 @@ cf_status cf_s2s_translate_ids(cf_model *m, const int32_t *const *src, const int
     for (int i = 0; i < n; i++)
         if (src_len[i] > 0) order[n_live++] = (order_item){src_len[i], i};  // empty: no output
     qsort(order, (size_t)n_live, sizeof *order, by_len);
-    for (int i = 0; i < n_live && st == CF_OK; i += p->max_batch) {
-        int nb = n_live - i < p->max_batch ? n_live - i : p->max_batch;
-        st = decode_group(m, p, src, order + i, nb, o);
+    // Buffers for the largest group: the longest sources are last (sorted); the target limit
+    // grows with the source length.
+    dec d = {0};
+    if (st == CF_OK && n_live > 0) {
+        int nb_max = n_live < p->max_batch ? n_live : p->max_batch;
+        int32_t S = order[n_live - 1].len < c->n_ctx ? order[n_live - 1].len : c->n_ctx;
+        st = dec_alloc(&d, m, p, nb_max, S, max_len_of(c, p, S));
     }
+    // Longest group first: the graphs are planned for the largest shapes at once and the
+    // later (smaller) groups reuse their arenas instead of growing them group by group.
+    for (int end = n_live; end > 0 && st == CF_OK; end -= p->max_batch) {
+        int first = end - p->max_batch > 0 ? end - p->max_batch : 0;
+        st = decode_group(&d, src, order + first, end - first, o);
+    }
+    dec_free(&d);
     cf__free(order);
     if (st != CF_OK) {
         cf_s2s_output_free(o);

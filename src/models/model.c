@@ -501,6 +501,11 @@ void cf_model_free(cf_model *m) {
     cf__free(m->src_dir);
     cf__graph_deinit(m->enc_graph);
     cf__free(m->enc_graph);
+    if (m->s2s_graphs) {
+        cf__graph_deinit(&m->s2s_graphs[0]);
+        cf__graph_deinit(&m->s2s_graphs[1]);
+    }
+    cf__free(m->s2s_graphs);
     cf__free(m);
 }
 

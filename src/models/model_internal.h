@@ -61,6 +61,8 @@ struct cf_model {
     char *src_dir;                   // the folder a Hugging Face model was loaded from, or NULL
     cf_graph *enc_graph;             // encoder inference graph (encoder.c), kept between calls so
                                      // its arenas are not mapped afresh each batch; or NULL
+    cf_graph *s2s_graphs;            // (2) encoder-decoder decoding graphs (s2s_decode.c), kept
+                                     // the same way; or NULL
     // Encoder-decoder models (cfg.n_dec_layers > 0, see encdec.c): layers are the encoder,
     // dec_layers the decoder; wte is the target (and, when shared, source) embedding.
     cf_layer *dec_layers;            // (n_dec_layers)
