@@ -95,11 +95,24 @@ deps-test:
 # The bundled model: generate from it.
 RUN_MODEL  ?= models/shakespeare-char
 RUN_PROMPT ?= ROMEO:
+RUN_QUESTION ?= When did the oil crisis begin?
+RUN_SENTENCE ?= A man in a blue shirt is riding a bicycle down the street.
 run:
 	@sh tools/setup.sh build
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/cformer generate --model $(RUN_MODEL) --prompt "$(RUN_PROMPT)" --max-tokens 240 \
 	    --temperature 0.8 --seed 42
+	@if [ -d models/sst2-bert-small ]; then \
+	    echo; echo "== classify (models/sst2-bert-small): label<TAB>probability"; \
+	    printf '%s\n' "a gripping, beautifully acted film" "a dull, lifeless mess of a movie" \
+	        | ./$(BUILD)/cformer classify --model models/sst2-bert-small; fi
+	@if [ -d models/squad-bert-small ]; then \
+	    echo; echo "== qa (models/squad-bert-small): models/squad-bert-small/example.txt"; \
+	    ./$(BUILD)/cformer qa --model models/squad-bert-small --max-len 128 --doc-stride 48 \
+	        --context models/squad-bert-small/example.txt --question "$(RUN_QUESTION)"; fi
+	@if [ -d models/multi30k-en-de ]; then \
+	    echo; echo "== translate (models/multi30k-en-de), en -> de"; \
+	    printf '%s\n' "$(RUN_SENTENCE)" | ./$(BUILD)/cformer translate --model models/multi30k-en-de; fi
 
 # ---- benchmarks (see bench/README.md); never part of make test ----
 
