@@ -176,6 +176,7 @@ struct cf_ctx {
     float *scratch;        // per-thread GEMM packing buffers, n_threads * scratch_floats
     size_t scratch_floats;
     const struct cf_blas *blas;  // an external SGEMM for large products, or NULL
+    size_t prepack_budget;       // bytes of packed inference weights a model may keep (0: none)
     char errmsg[1024];
 };
 

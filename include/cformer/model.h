@@ -166,6 +166,8 @@ typedef struct cf_memory_info {
     int64_t activation_bytes;  // planned activation arena for one chunk of prefill
     int64_t train_bytes;       // training: weights + grads + AdamW moments (4x weights), plus
                                // the activations and their gradients for (batch, seq_len)
+    int64_t prepack_bytes;     // inference: the weight matrices kept packed for the GEMM (one
+                               // more copy of them, up to the context's prepack_mib; 0: off)
 } cf_memory_info;
 
 // Computes the memory a model needs (planning passes only, no large allocation). n_ctx 0: the

@@ -46,6 +46,9 @@ typedef struct cf_ctx_params {
                       // "ref", "avx2" or "avx512" force a kernel set
     const char *blas; // NULL: CF_BLAS from the environment; "openblas" hands large GEMMs to
                       // OpenBLAS loaded at run time (when installed); "none" or "": never
+    int prepack_mib;  // inference keeps weight matrices packed for the GEMM (one more copy of
+                      // them), at most this many MiB per model. 0: CF_PREPACK from the
+                      // environment (MiB; 0 = off), else 4096; < 0: off. Unused with a BLAS.
 } cf_ctx_params;
 
 CF_API cf_ctx_params cf_ctx_default_params(void);

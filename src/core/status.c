@@ -92,6 +92,13 @@ cf_status cf_ctx_create(const cf_ctx_params *params, cf_ctx **out) {
         ctx->blas = cf__blas_load(&cpu);
         if (ctx->blas && ctx->blas->set_threads) ctx->blas->set_threads(n);
     }
+    long long pp = p.prepack_mib;
+    if (pp == 0) {
+        const char *e = getenv("CF_PREPACK");
+        pp = e && *e ? atoll(e) : 4096;
+    }
+    ctx->prepack_budget = pp > 0 && !ctx->blas ? (size_t)(pp < (1LL << 30) ? pp : 1LL << 30) << 20
+                                               : 0;
     if (!ctx->scratch || !ctx->pool) {
         cf_ctx_free(ctx);
         return CF_ERR_NOMEM;

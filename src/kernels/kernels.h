@@ -122,4 +122,23 @@ void cf__gemm_st(const cf_kernels *k, float *scratch, bool ta, bool tb, int64_t 
                  int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc);
 
+// Pre-packed B, for a constant right operand used many times (inference weights): op(B) packed
+// once, whole, in the panel layout the micro-kernel reads for table k (its kc and nr; layout in
+// gemm.c and docs/KERNELS.md), then multiplied without packing B again. Floats the packed form
+// of a (K x N) op(B) takes: N rounded up to nr, times K.
+size_t cf__gemm_packed_floats(const cf_kernels *k, int64_t N, int64_t K);
+// dst (cf__gemm_packed_floats(ctx->k, N, K) floats) <- op(B) packed; B as in cf__gemm: (N x K,
+// ldb) with tb (y = x W^T: W used as B^T), else (K x N, ldb). Threaded over ctx's pool.
+void cf__gemm_pack_b(cf_ctx *ctx, bool tb, int64_t N, int64_t K, const float *B, int64_t ldb,
+                     float *dst);
+// C = alpha * op(A) * op(B) + beta * C as cf__gemm, with Bp = cf__gemm_pack_b's result for the
+// same table, N and K. With bias (N floats, or NULL): C = alpha * op(A) * op(B) + bias in every
+// row, beta unused (C is not read), the bias written tile by tile as the product reaches it
+// rather than in a pass of its own. Never uses the external BLAS. Same arithmetic per element
+// of C as cf__gemm's own kernels when M > 1 (bit-identical results; with bias, as filling C
+// with it and beta 1).
+void cf__gemm_packed(cf_ctx *ctx, bool ta, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *Bp, float beta, const float *bias,
+                     float *C, int64_t ldc);
+
 #endif

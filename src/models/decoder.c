@@ -59,6 +59,7 @@ static cf_tensor *mlp_block(cf_graph *g, const cf_model *m, const cf_layer *y, c
 cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
                             const int32_t *type_ids, int64_t B, int64_t T) {
     const cf_config *c = &m->cfg;
+    cf__model_use_prepack(g, m);
     CF_ASSERT(g->pos0 + T <= (c->pos == CF_POS_ROPE || c->pos == CF_POS_SINUSOIDAL ? m->pos_len
                                                                                      : c->n_ctx));
     cf_tensor *x;
@@ -118,6 +119,7 @@ static cf_tensor *embed_s2s(cf_graph *g, const cf_model *m, const cf_weight *wte
 cf_tensor *cf__encdec_encode(cf_graph *g, cf_model *m, const int32_t *src, int64_t B, int64_t S,
                              const uint8_t *src_mask) {
     const cf_config *c = &m->cfg;
+    cf__model_use_prepack(g, m);
     const uint8_t *saved_mask = g->key_mask;
     g->key_mask = src_mask;  // the encoder's self-attention skips source padding
     cf_tensor *x = embed_s2s(g, m, cf__encdec_src_wte(m), &m->wpe, src, B, S, 0);
@@ -139,6 +141,7 @@ cf_tensor *cf__encdec_encode(cf_graph *g, cf_model *m, const int32_t *src, int64
 void cf__encdec_cross_kv(cf_graph *g, cf_model *m, int l, cf_tensor *enc, cf_tensor **k,
                          cf_tensor **v) {
     const cf_layer *y = &m->dec_layers[l];
+    cf__model_use_prepack(g, m);
     *k = cf__linear(g, enc, &y->xk, opt(&y->bxk));
     *v = cf__linear(g, enc, &y->xv, opt(&y->bxv));
 }
@@ -155,6 +158,7 @@ cf_tensor *cf__encdec_decode(cf_graph *g, cf_model *m, const int32_t *tgt, int64
                              cf_tensor *const *xk, cf_tensor *const *xv, const uint8_t *src_mask,
                              const int64_t *rows, int64_t n_rows) {
     const cf_config *c = &m->cfg;
+    cf__model_use_prepack(g, m);
     const uint8_t *saved_mask = g->key_mask;
     g->key_mask = NULL;  // causal self-attention; target padding only ever follows the tokens
     cf_tensor *x = embed_s2s(g, m, &m->wte, &m->dec_wpe, tgt, B, T, g->pos0);

@@ -369,6 +369,7 @@ cf_status cf__model_make_writable(cf_model *m) {
     cf__file_unmap(&m->file);
     m->mapped = false;
     if (m->cfg.tie_embeddings) m->lm_head = m->wte;
+    cf__model_weights_changed(m);  // the weights moved
     return CF_OK;
 }
 
@@ -501,6 +502,7 @@ void cf_model_free(cf_model *m) {
     cf__free(m->src_dir);
     cf__graph_deinit(m->enc_graph);
     cf__free(m->enc_graph);
+    cf__prepack_free(m->prepack);
     if (m->s2s_graphs) {
         cf__graph_deinit(&m->s2s_graphs[0]);
         cf__graph_deinit(&m->s2s_graphs[1]);
@@ -543,6 +545,7 @@ cf_status cf_model_memory(cf_model *m, int n_ctx, int chunk, int batch, int seq_
     cf__graph_begin(&g, false, true);
     cf__model_forward(&g, m, zeros, 1, chunk, NULL, 0);
     out->activation_bytes = (int64_t)g.act.peak;
+    out->prepack_bytes = (int64_t)cf__prepack_bytes(g.prepack, true);  // what the pass noted
     if (batch > 0 && seq_len > 0 && seq_len <= c->n_ctx) {
         g.kv = NULL;
         cf__graph_begin(&g, true, true);

@@ -11,6 +11,7 @@ static float at(const cf_weight *w, int64_t r, int64_t c) {
 cf_status cf_model_copy_weights(cf_model *dst, const cf_model *src, int *n_copied,
                                 int *n_missing) {
     CF_TRY(cf__model_make_writable(dst));
+    cf__model_weights_changed(dst);  // before any copy: an error below leaves weights half copied
     int copied = 0, missing = 0;
     for (int i = 0; i < dst->n_params; i++) {
         cf_param *d = &dst->params[i];

@@ -70,6 +70,10 @@ struct cf_model {
     cf_weight dec_wpe;               // (n_ctx, C) learned decoder positions
     cf_weight dec_lnf_w, dec_lnf_b;  // (C) the decoder's final norm (final_norm)
     cf_weight logits_b;              // (1, V) added to the logits (logits_bias)
+    // Inference GEMMs' packed weights (model_prepack.c, nn/prepack.c), made on first use; or
+    // NULL. weights_version counts the changes of the weights (cf__model_weights_changed).
+    cf_prepack *prepack;
+    uint64_t weights_version;
 };
 
 // Allocates the model object and the registry for cfg (finished and validated); weights are
@@ -155,6 +159,15 @@ cf_status cf__encdec_check_batch(cf_model *m, const int32_t *src, int B, int S,
 #define CF__S2S_ONLY                                                                      \
     "the model is an encoder-decoder (translation) model; use the seq2seq API "           \
     "(cf_s2s_forward, cf_s2s_translate_ids, cf_trainer_step_s2s: seq2seq.h)"
+
+// ---- packed weights for inference (model_prepack.c) ----
+
+// Points g at the model's packed-weight cache (made here on first use) unless g trains or the
+// context has no budget for it. Called by each forward function that takes (g, m).
+void cf__model_use_prepack(cf_graph *g, cf_model *m);
+// Every change of the weights (training updates, resume, copies, averaging, moving them) calls
+// this: the cache is dropped and repacked by the next inference.
+void cf__model_weights_changed(cf_model *m);
 
 // Range check of token ids against V, with a message naming the first bad one.
 cf_status cf__check_tokens(cf_ctx *ctx, const int32_t *tokens, int64_t n, int32_t V);

@@ -46,6 +46,7 @@ void cf__graph_begin(cf_graph *g, bool train, bool measure) {
     g->meta_off = 0;
     g->tape = NULL;
     g->oom = false;
+    g->prepack = NULL;
 }
 
 cf_status cf__graph_plan(cf_graph *g) {

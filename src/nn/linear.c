@@ -1,6 +1,7 @@
 // Linear layer y = x W^T + b over the last dimension, and its backward:
 //   dx += dy W,  dW += dy^T x,  db += column sums of dy.
 // W may be stored transposed (GPT-2's Conv1D); the GEMM's transpose flags absorb that.
+// Inference (g->prepack set, not training) multiplies by W packed once (prepack.c).
 #include <string.h>
 
 #include "nn.h"
@@ -63,7 +64,14 @@ cf_tensor *cf__linear(cf_graph *g, cf_tensor *x, const cf_weight *w, const cf_we
     shape[x->ndim - 1] = w->rows;
     cf_tensor *y = cf__tensor(g, x->ndim, shape);
     int64_t rows = x->n / in, out = w->rows;
-    if (!g->measure) {
+    // Inference with the model's cache: W packed once, not on every call (prepack.c).
+    const float *wp = NULL;
+    if (g->prepack && !g->train && rows >= CF_PREPACK_MIN_ROWS) wp = cf__prepack_get(g, w);
+    if (!g->measure && wp) {
+        // The bias goes in tile by tile with the product: no pass of its own over y.
+        cf__gemm_packed(g->ctx, false, rows, out, in, 1.0f, x->data, in, wp, 0.0f,
+                        b ? b->data : NULL, y->data, out);
+    } else if (!g->measure) {
         float beta = 0.0f;
         if (b) {
             bias_job j = {b->data, y->data, NULL, NULL, rows, out};

@@ -79,6 +79,9 @@ struct cf_graph {
     // Scratch per thread for attention scores: nth * attn_scratch floats.
     float *attn_scratch;
     size_t attn_scratch_floats;
+    // Inference: the model's packed-weight cache (prepack.c) that linear layers use; NULL = none
+    // (pack per call). Reset by cf__graph_begin; set by the model's forward functions.
+    struct cf_prepack *prepack;
     uint8_t junk[512];    // handed out when meta allocation fails, so callers never see NULL
 };
 
@@ -104,6 +107,28 @@ void *cf__meta_alloc(cf_graph *g, size_t n);
 
 // Runs fn(ith, nth, arg) on the pool when the work is worth it, else on this thread alone.
 void cf__run(cf_graph *g, double flops, cf_task_fn fn, void *arg);
+
+// ---- packed weights for inference (prepack.c) ----
+//
+// A cache of weight matrices packed once into the GEMM's panel layout, so inference GEMMs skip
+// packing B. Owned by a model; every change of the weights must call cf__prepack_invalidate.
+// Memory: one more copy of each packed matrix (columns padded to the micro-tile), at most
+// budget bytes in all.
+typedef struct cf_prepack cf_prepack;
+// Linear layers use the cache for products of at least this many rows (1 row: GEMV reads W).
+#define CF_PREPACK_MIN_ROWS 2
+cf_prepack *cf__prepack_create(size_t budget);  // owned, cf__prepack_free; NULL on OOM
+void cf__prepack_free(cf_prepack *p);           // NULL is allowed
+// The weights changed: drops every packed matrix (NULL is allowed).
+void cf__prepack_invalidate(cf_prepack *p);
+// Bytes of packed matrices held now, or (planned) those noted so far, packed or not, capped
+// at the budget.
+size_t cf__prepack_bytes(const cf_prepack *p, bool planned);
+// W packed for g->ctx's kernels as cf__gemm_pack_b packs op(B) of y = x W^T (borrowed, valid
+// until the cache is invalidated or freed), packed now when missing or stale. NULL when g has
+// no cache, in a measuring pass (which notes the entry), past the budget, or out of memory
+// (which also sets g->oom): the caller then multiplies unpacked.
+const float *cf__prepack_get(cf_graph *g, const cf_weight *w);
 
 // ---- layers ----
 

@@ -299,6 +299,7 @@ cf_status cf_model_average(cf_ctx *ctx, const char *const *paths, int n, cf_mode
         m = NULL;
     }
     for (size_t i = 0; i < nf; i++) sum->slab[i] = (float)(acc[i] / n);
+    cf__model_weights_changed(sum);
     *out = sum;
     sum = NULL;
 done:

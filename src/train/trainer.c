@@ -297,6 +297,7 @@ void cf__trainer_update(cf_trainer *t, double loss, int64_t tokens, double t0,
     float lr = cf_trainer_lr_at(t, t->step);
     int64_t step1 = t->step + 1;
     float bc1 = 1.0f - powf(p->beta1, (float)step1), bc2 = 1.0f - powf(p->beta2, (float)step1);
+    cf__model_weights_changed(m);  // packed inference weights are stale from here
     for (int i = 0; i < m->n_params; i++) {
         cf_param *pr = &m->params[i];
         size_t off = cf__weight_offset(m, pr->w);
@@ -478,6 +479,7 @@ cf_status cf_trainer_resume(cf_trainer *t, const char *path) {
             goto done;
         }
     }
+    cf__model_weights_changed(m);  // overwritten below (also when a tensor turns out bad)
     for (int i = 0; i < m->n_params && s == CF_OK; i++) {
         const cf_param *pr = &m->params[i];
         size_t off = cf__weight_offset(m, pr->w);

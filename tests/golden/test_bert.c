@@ -277,6 +277,7 @@ static void test_bert_detects_perturbation(void) {
         inputs_load(&in, &f, CF_TASK_SEQ_CLS, 3);
         CF_CHECK_STATUS(cf__model_make_writable(m), CF_OK);
         m->layers[1].wv.data[5] += 1e-3f;
+        cf__model_weights_changed(m);  // drops packed inference weights
         float *hidden = malloc((size_t)(B * T * 12) * sizeof(float));
         float *want = fx_get(&f, "hidden", CF_DT_F32, B * T * 12);
         CF_CHECK_STATUS(cf_encoder_forward(m, &in.b, hidden), CF_OK);
@@ -290,6 +291,7 @@ static void test_bert_detects_perturbation(void) {
         inputs no_mask = in;
         no_mask.b.mask = NULL;
         m->layers[1].wv.data[5] -= 1e-3f;
+        cf__model_weights_changed(m);
         CF_CHECK_STATUS(cf_encoder_forward(m, &no_mask.b, hidden), CF_OK);
         worst = 0;
         for (int i = T * 12; want && i < B * T * 12; i++) {

@@ -248,6 +248,129 @@ static void test_vector_kernels(void) {
     free(x), free(y), free(a), free(b), free(w), free(bb), free(a2), free(b2), free(c2), free(d2);
 }
 
+// ---- pre-packed B (cf__gemm_pack_b + cf__gemm_packed) ----
+
+// One product with B packed whole against cf__gemm_st packing per call: bit-identical when
+// M > 1 (the same micro-kernel calls per element); M == 1 goes to GEMV there, so by NMSE. The
+// packed buffer has a guard zone that must stay untouched, as must C's padding columns.
+static void packed_case(cf_ctx *ctx, float *ref_scratch, cf_rng *r, bool ta, bool tb, int64_t M,
+                        int64_t N, int64_t K, float alpha, float beta, int64_t pad) {
+    const cf_kernels *k = ctx->k;
+    int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t nb = cf__gemm_packed_floats(k, N, K);
+    CF_CHECK_EQ(nb, (size_t)((N + k->nr - 1) / k->nr * k->nr * K));
+    float *A = malloc(sizeof(float) * (size_t)((ta ? K : M) * lda));
+    float *B = malloc(sizeof(float) * (size_t)((tb ? N : K) * ldb));
+    float *Bp = malloc(sizeof(float) * (nb + 16));
+    float *C = malloc(sizeof(float) * (size_t)(M * ldc)), *R = malloc(sizeof(float) * (size_t)(M * ldc));
+    fill(r, A, (ta ? K : M) * lda);
+    fill(r, B, (tb ? N : K) * ldb);
+    fill(r, C, M * ldc);
+    memcpy(R, C, sizeof(float) * (size_t)(M * ldc));
+    for (size_t i = nb; i < nb + 16; i++) Bp[i] = 12345.0f;
+    cf__gemm_pack_b(ctx, tb, N, K, B, ldb, Bp);
+    // Half the cases with a bias row: against C filled with it and beta 1.
+    float *bias = NULL;
+    if ((M + N + K) % 2) {
+        bias = malloc(sizeof(float) * (size_t)N);
+        fill(r, bias, N);
+        for (int64_t i = 0; i < M; i++) memcpy(R + i * ldc, bias, sizeof(float) * (size_t)N);
+    }
+    cf__gemm_packed(ctx, ta, M, N, K, alpha, A, lda, Bp, beta, bias, C, ldc);
+    cf__gemm_st(k, ref_scratch, ta, tb, M, N, K, alpha, A, lda, B, ldb, bias ? 1.0f : beta, R,
+                ldc);
+    bool guard = true;
+    for (size_t i = nb; i < nb + 16; i++) guard = guard && Bp[i] == 12345.0f;
+    bool ok = M > 1 ? memcmp(C, R, sizeof(float) * (size_t)(M * ldc)) == 0
+                    : cf_test_nmse(C, R, M * ldc) < 1e-10;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = N; j < ldc; j++) ok = ok && C[i * ldc + j] == R[i * ldc + j];
+    if (!ok || !guard) {
+        fprintf(stderr, "  %s packed gemm (%d threads) ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g "
+                "beta=%g pad=%lld bias=%d: %s\n", k->name, ctx->n_threads, ta, tb, (long long)M,
+                (long long)N, (long long)K, alpha, beta, (long long)pad, bias != NULL,
+                guard ? "differs from the unpacked product" : "wrote past the packed size");
+        cf_test_failures++;
+    }
+    free(A), free(B), free(Bp), free(C), free(R), free(bias);
+}
+
+// The documented layout, element by element: op(B)[p][j] at block (p / kc) (starting at
+// (p / kc) * kc * Np), panel j / nr (at + (j / nr) * nr * kc_blk), row p % kc, lane j % nr; zero
+// past N.
+static void packed_layout(cf_ctx *ctx, cf_rng *r, bool tb, int64_t N, int64_t K) {
+    const cf_kernels *k = ctx->k;
+    int64_t nr = k->nr, kc = k->kc, Np = (N + nr - 1) / nr * nr, ldb = (tb ? K : N) + 2;
+    float *B = malloc(sizeof(float) * (size_t)((tb ? N : K) * ldb));
+    float *Bp = malloc(sizeof(float) * cf__gemm_packed_floats(k, N, K));
+    fill(r, B, (tb ? N : K) * ldb);
+    cf__gemm_pack_b(ctx, tb, N, K, B, ldb, Bp);
+    int64_t bad = 0;
+    for (int64_t p = 0; p < K; p++) {
+        int64_t pc = p / kc * kc, kb = K - pc < kc ? K - pc : kc;
+        for (int64_t j = 0; j < Np; j++) {
+            float want = j >= N ? 0.0f : tb ? B[j * ldb + p] : B[p * ldb + j];
+            float got = Bp[pc * Np + j / nr * nr * kb + (p - pc) * nr + j % nr];
+            bad += got != want;
+        }
+    }
+    if (bad) {
+        fprintf(stderr, "  %s packed layout tb=%d N=%lld K=%lld: %lld elements misplaced\n",
+                k->name, tb, (long long)N, (long long)K, (long long)bad);
+        cf_test_failures++;
+    }
+    free(B), free(Bp);
+}
+
+static void test_gemm_packed(void) {
+    const cf_kernels *ks[5];
+    ks[0] = cf__kernels_ref();
+    int nk = 1 + tables(ks + 1);
+    size_t most = 0;
+    for (int t = 0; t < nk; t++)
+        if (cf__gemm_scratch_floats(ks[t]) > most) most = cf__gemm_scratch_floats(ks[t]);
+    float *ref_scratch = malloc(most * sizeof(float));
+    float *scratch = malloc(2 * most * sizeof(float));
+    cf_rng r;
+    cf__rng_seed(&r, 3);
+    for (int nt = 1; nt <= 2; nt++) {
+        cf_ctx_params cp = {.n_threads = nt, .isa = "ref"};
+        cf_ctx *ctx;
+        CF_CHECK_STATUS(cf_ctx_create(&cp, &ctx), CF_OK);
+        if (!ctx) break;
+        // Each table in turn (the 16-lane emulation has no ISA name), with scratch for any.
+        float *own = ctx->scratch;
+        ctx->scratch = scratch;
+        ctx->scratch_floats = most;
+        for (int t = 0; t < nk; t++) {
+            const cf_kernels *k = ctx->k = ks[t];
+            int64_t mr = k->mr, nr = k->nr, kc = k->kc;
+            int64_t ms[] = {1, 2, 7, mr + 1, 64, 131, 300};
+            int64_t ns[] = {1, nr - 1, nr + 1, 37, 3 * nr + 5};
+            int64_t kss[] = {1, 7, kc - 1, kc + 9, 2 * kc + 3};
+            int c = 0;
+            for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
+                for (size_t b = 0; b < sizeof kss / sizeof *kss; b++)
+                    for (int h = 0; h < 2; h++, c++) {
+                        int64_t N = ns[(size_t)(c + nt) % (sizeof ns / sizeof *ns)];
+                        bool tb = c % 3 != 1, ta = c % 5 == 4;
+                        if (c % 4 == 3) packed_case(ctx, ref_scratch, &r, ta, tb, ms[a], N, kss[b], 0.5f, 1.0f, 3);
+                        else packed_case(ctx, ref_scratch, &r, ta, tb, ms[a], N, kss[b], 1.0f, 0.0f, 0);
+                    }
+            // Column blocks of nc: a thread's range crosses more than one.
+            packed_case(ctx, ref_scratch, &r, false, true, 20, k->nc + nr + 3, kc + 5, 1.0f, 1.0f, 1);
+            packed_layout(ctx, &r, true, 2 * nr + 3, 2 * kc + 5);
+            packed_layout(ctx, &r, false, nr - 1, kc + 1);
+        }
+        ctx->scratch = own;
+        ctx->scratch_floats = cf__gemm_scratch_floats(cf__kernels_ref());
+        ctx->k = cf__kernels_ref();
+        cf_ctx_free(ctx);
+    }
+    free(ref_scratch);
+    free(scratch);
+}
+
 static void test_dispatch(void) {
     cf_cpu cpu = cf__cpu_detect();
     CF_CHECK(cf__kernels_select(&cpu, "ref") == cf__kernels_ref());
@@ -269,6 +392,7 @@ const cf_test tests_kernels[] = {
     {"kernels/dispatch", test_dispatch},
     {"kernels/gemm_shapes", test_gemm_shapes},
     {"kernels/gemm_residual", test_gemm_residual},
+    {"kernels/gemm_packed", test_gemm_packed},
     {"kernels/vector", test_vector_kernels},
     {NULL, NULL},
 };
