@@ -43,7 +43,8 @@ int cmd_info(int argc, char **argv) {
     static const char *norms[] = {"layernorm", "rmsnorm"};
     static const char *poss[] = {"none", "learned", "sinusoidal", "rope"};
     static const char *acts[] = {"gelu", "gelu_tanh", "relu", "swiglu", "silu", "geglu"};
-    static const char *fams[] = {"generic", "gpt2", "llama"};
+    static const char *fams[] = {"generic", "gpt2", "llama", "bert", "roberta", "distilbert",
+                                 "marian"};
     int batch = cli_get(opts, "batch")->set ? (int)cli_get(opts, "batch")->i : 4;
     int seq = cli_get(opts, "seq-len")->set ? (int)cli_get(opts, "seq-len")->i : c->n_ctx;
     cf_memory_info mi;
@@ -56,7 +57,12 @@ int cmd_info(int argc, char **argv) {
     }
     char b1[32], b2[32], b3[32], b4[32];
     printf("model:        %s (%s)\n", model->str, cf_model_source(m));
-    printf("family:       %s, %s\n", fams[c->family], c->causal ? "causal decoder" : "bidirectional encoder");
+    const char *fam = (unsigned)c->family < sizeof fams / sizeof *fams ? fams[c->family] : "?";
+    if (c->n_dec_layers > 0)
+        printf("family:       %s, encoder-decoder (%d encoder + %d decoder blocks)\n", fam,
+               c->n_layers, c->n_dec_layers);
+    else
+        printf("family:       %s, %s\n", fam, c->causal ? "causal decoder" : "bidirectional encoder");
     printf("layers:       %d\n", c->n_layers);
     printf("width:        %d (heads %d, kv heads %d, head dim %d)\n", c->n_embd, c->n_heads,
            c->n_kv_heads, c->head_dim);

@@ -44,11 +44,10 @@ def load_safetensors(path):
     for name, t in header.items():
         if name == "__metadata__":
             continue
-        assert t["dtype"] == "F32", (name, t["dtype"])
+        dt = {"F32": np.float32, "F16": np.float16}[t["dtype"]]  # F16 computes in F32
         a, b = t["data_offsets"]
-        out[name] = torch.from_numpy(
-            np.frombuffer(data, dtype=np.float32, count=(b - a) // 4, offset=8 + n + a)
-            .copy().reshape(t["shape"]))
+        x = np.frombuffer(data, dtype=dt, count=(b - a) // np.dtype(dt).itemsize, offset=8 + n + a)
+        out[name] = torch.from_numpy(x.astype(np.float32).reshape(t["shape"]))
     return out
 
 
