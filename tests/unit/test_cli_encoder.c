@@ -12,46 +12,7 @@
 #include <sys/wait.h>
 
 #include "../test.h"
-
-// CF_CLI as an absolute path (the commands run inside the test's temporary folder).
-static const char *cli(void) {
-    static char abs[4096];
-    const char *p = getenv("CF_CLI");
-    if (!p || !*p) {
-        fprintf(stderr, "  CF_CLI is not set; skipping (run through `make test-unit`)\n");
-        return NULL;
-    }
-    return realpath(p, abs) ? abs : p;
-}
-
-static char g_out[1 << 16], g_err[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f) fclose(f);
-}
-
-// Runs `cformer ARGS` through the shell (ARGS may redirect stdin) with one thread; returns the
-// exit status; stdout and stderr land in g_out and g_err.
-static int sh(const char *fmt, ...) {
-    char args[4096], cmd[8192], o[1024], e[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(o, sizeof o, "%s/enc_out.txt", cf_test_tmpdir());
-    snprintf(e, sizeof e, "%s/enc_err.txt", cf_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "cd '%s' && CF_NUM_THREADS=1 '%s' %s >'%s' 2>'%s'", cf_test_tmpdir(),
-             cli(), args, o, e);
-    int rc = system(cmd);
-    slurp(o, g_out, sizeof g_out);
-    slurp(e, g_err, sizeof g_err);
-    rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-    if (cf_test_verbose) fprintf(stderr, "  $ cformer %s -> %d\n%s", args, rc, g_err);
-    return rc;
-}
+#include "cli_shell.h"
 
 static void put(const char *name, const char *text) {
     char p[1024];
@@ -145,54 +106,54 @@ static double value_after(const char *text, const char *key) {
 }
 
 static void test_encoder_cli(void) {
-    if (!cli()) return;
+    if (!cf_cli_path()) return;
     make_files();
     // Pretraining: the held-out masked-LM loss must fall.
-    CF_CHECK_EQ(sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --layers 1 --width "
+    CF_CHECK_EQ(cf_cli_sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --layers 1 --width "
                    "32 --heads 2 --ctx 32 --steps 60 --batch 16 --eval-every 5 --lr 3e-3 "
                    "--out mlm"), 0);
-    double v0 = value_after(g_err, "val loss "), v1 = -1;
-    for (const char *p = g_err; (p = strstr(p, "val loss ")); p++) v1 = atof(p + 9);
+    double v0 = value_after(cf_cli_err, "val loss "), v1 = -1;
+    for (const char *p = cf_cli_err; (p = strstr(p, "val loss ")); p++) v1 = atof(p + 9);
     CF_CHECK(v0 > 0 && v1 > 0 && v1 < v0 - 0.3);
-    slurp("/dev/null", g_out, sizeof g_out);
+    cf_cli_slurp("/dev/null", cf_cli_out, sizeof cf_cli_out);
     char cfgp[1024];
     snprintf(cfgp, sizeof cfgp, "%s/mlm/config.json", cf_test_tmpdir());
     char cfg[8192];
-    slurp(cfgp, cfg, sizeof cfg);
+    cf_cli_slurp(cfgp, cfg, sizeof cfg);
     CF_CHECK_STR_CONTAINS(cfg, "BertForMaskedLM");
     // A second run into the same folder without --resume is refused.
-    CF_CHECK(sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --steps 1 --out mlm") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "--resume");
+    CF_CHECK(cf_cli_sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --steps 1 --out mlm") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "--resume");
 
     // Classification from the pretrained encoder.
-    CF_CHECK_EQ(sh("train --task classify --model mlm --data train.tsv --dev dev.tsv --epochs 4 "
+    CF_CHECK_EQ(cf_cli_sh("train --task classify --model mlm --data train.tsv --dev dev.tsv --epochs 4 "
                    "--batch 16 --lr 2e-3 --label-names negative,positive --out cls"), 0);
-    CF_CHECK_EQ(sh("classify --model cls --eval dev.tsv"), 0);
-    CF_CHECK(value_after(g_out, "accuracy: ") >= 0.95);
-    CF_CHECK(value_after(g_out, "macro_f1: ") >= 0.95);
-    CF_CHECK_EQ(sh("classify --model cls < lines.txt"), 0);
-    CF_CHECK(!strncmp(g_out, "negative\t", 9));
-    CF_CHECK(strstr(g_out, "\npositive\t") != NULL);
+    CF_CHECK_EQ(cf_cli_sh("classify --model cls --eval dev.tsv"), 0);
+    CF_CHECK(value_after(cf_cli_out, "accuracy: ") >= 0.95);
+    CF_CHECK(value_after(cf_cli_out, "macro_f1: ") >= 0.95);
+    CF_CHECK_EQ(cf_cli_sh("classify --model cls < lines.txt"), 0);
+    CF_CHECK(!strncmp(cf_cli_out, "negative\t", 9));
+    CF_CHECK(strstr(cf_cli_out, "\npositive\t") != NULL);
     snprintf(cfgp, sizeof cfgp, "%s/cls/config.json", cf_test_tmpdir());
-    slurp(cfgp, cfg, sizeof cfg);
+    cf_cli_slurp(cfgp, cfg, sizeof cfg);
     CF_CHECK_STR_CONTAINS(cfg, "BertForSequenceClassification");
     CF_CHECK_STR_CONTAINS(cfg, "positive");
 
     // Extractive QA.
-    CF_CHECK_EQ(sh("train --task qa --model mlm --data qa_train.json --dev qa_dev.json --epochs 6 "
+    CF_CHECK_EQ(cf_cli_sh("train --task qa --model mlm --data qa_train.json --dev qa_dev.json --epochs 6 "
                    "--batch 16 --lr 3e-3 --max-len 32 --doc-stride 8 --out qa"), 0);
-    CF_CHECK_EQ(sh("qa --model qa --eval qa_dev.json --max-len 32 --doc-stride 8"), 0);
-    double em = value_after(g_out, "exact_match: "), f1 = value_after(g_out, "f1: ");
+    CF_CHECK_EQ(cf_cli_sh("qa --model qa --eval qa_dev.json --max-len 32 --doc-stride 8"), 0);
+    double em = value_after(cf_cli_out, "exact_match: "), f1 = value_after(cf_cli_out, "f1: ");
     CF_CHECK(em >= 0 && em <= 100 && f1 >= em && f1 <= 100);
     CF_CHECK(f1 >= 90);
-    CF_CHECK_EQ(sh("qa --model qa --context ctx.txt --question 'what is the capital of italy ?' "
+    CF_CHECK_EQ(cf_cli_sh("qa --model qa --context ctx.txt --question 'what is the capital of italy ?' "
                    "--max-len 32 --doc-stride 8"), 0);
-    CF_CHECK_STR_CONTAINS(g_out, "rome");
+    CF_CHECK_STR_CONTAINS(cf_cli_out, "rome");
 
     // Embeddings: one line of C values per input line; normalised ones have norm 1.
-    CF_CHECK_EQ(sh("embed --model mlm --normalize < lines.txt"), 0);
+    CF_CHECK_EQ(cf_cli_sh("embed --model mlm --normalize < lines.txt"), 0);
     int lines = 0, vals = 0;
-    for (char *p = g_out, *nl; (nl = strchr(p, '\n')); p = nl + 1, lines++) {
+    for (char *p = cf_cli_out, *nl; (nl = strchr(p, '\n')); p = nl + 1, lines++) {
         double norm = 0;
         int k = 0;
         for (char *q = p, *end; q < nl; q = end, k++) {
@@ -207,19 +168,19 @@ static void test_encoder_cli(void) {
     CF_CHECK_EQ(vals, 32);
 
     // Bad input.
-    CF_CHECK(sh("classify --model cls --eval broken.tsv") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "broken.tsv:2");
-    CF_CHECK(sh("classify --model cls --eval odd_labels.tsv") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "maybe");
-    CF_CHECK(sh("qa --model qa --context ctx.txt --question ''") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "empty");
-    CF_CHECK(sh("qa --model cls --context ctx.txt --question 'what ?'") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "no question-answering head");
-    CF_CHECK(sh("classify --model mlm < lines.txt") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "no sequence-classification head");
-    CF_CHECK(sh("train --task classify --model mlm --data broken.tsv --dev dev.tsv --out x") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "broken.tsv:2");
-    CF_CHECK(sh("train --task ner --data train.tsv") == 2);
+    CF_CHECK(cf_cli_sh("classify --model cls --eval broken.tsv") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "broken.tsv:2");
+    CF_CHECK(cf_cli_sh("classify --model cls --eval odd_labels.tsv") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "maybe");
+    CF_CHECK(cf_cli_sh("qa --model qa --context ctx.txt --question ''") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "empty");
+    CF_CHECK(cf_cli_sh("qa --model cls --context ctx.txt --question 'what ?'") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "no question-answering head");
+    CF_CHECK(cf_cli_sh("classify --model mlm < lines.txt") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "no sequence-classification head");
+    CF_CHECK(cf_cli_sh("train --task classify --model mlm --data broken.tsv --dev dev.tsv --out x") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "broken.tsv:2");
+    CF_CHECK(cf_cli_sh("train --task ner --data train.tsv") == 2);
 }
 
 const cf_test tests_cli_encoder[] = {

@@ -12,44 +12,7 @@
 #include <sys/wait.h>
 
 #include "../test.h"
-
-static const char *cli(void) {
-    static char abs[4096];
-    const char *p = getenv("CF_CLI");
-    if (!p || !*p) {
-        fprintf(stderr, "  CF_CLI is not set; skipping (run through `make test-unit`)\n");
-        return NULL;
-    }
-    return realpath(p, abs) ? abs : p;
-}
-
-static char g_out[1 << 17], g_err[1 << 16];
-
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f) fclose(f);
-}
-
-// Runs `cformer ARGS` in the test's folder (ARGS may redirect); stdout, stderr to g_out, g_err.
-static int sh(const char *fmt, ...) {
-    char args[4096], cmd[8192], o[1024], e[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(o, sizeof o, "%s/tr_out.txt", cf_test_tmpdir());
-    snprintf(e, sizeof e, "%s/tr_err.txt", cf_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "cd '%s' && CF_NUM_THREADS=1 '%s' %s >'%s' 2>'%s'",
-             cf_test_tmpdir(), cli(), args, o, e);
-    int rc = system(cmd);
-    slurp(o, g_out, sizeof g_out);
-    slurp(e, g_err, sizeof g_err);
-    rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-    if (cf_test_verbose) fprintf(stderr, "  $ cformer %s -> %d\n%s", args, rc, g_err);
-    return rc;
-}
+#include "cli_shell.h"
 
 static FILE *open_in(const char *name) {
     char p[1024];
@@ -84,9 +47,9 @@ static void make_pairs(const char *src, const char *tgt, int n, bool reverse) {
 }
 
 static double bleu_of(const char *hyp, const char *ref) {
-    if (sh("bleu --hyp %s --ref %s", hyp, ref) != 0) return -1;
+    if (cf_cli_sh("bleu --hyp %s --ref %s", hyp, ref) != 0) return -1;
     double b = -1;
-    if (sscanf(g_out, "BLEU = %lf", &b) != 1) return -1;
+    if (sscanf(cf_cli_out, "BLEU = %lf", &b) != 1) return -1;
     return b;
 }
 
@@ -101,85 +64,85 @@ static const char *TRAIN = "train --task translate --spm-vocab 300 --layers 1 --
                            "--warmup 50 --seed 1 --threads 1";
 
 static void test_translate_cli(void) {
-    if (!cli()) return;
+    if (!cf_cli_path()) return;
     make_pairs("tr.src", "tr.cpy", 3000, false);
     make_pairs("dv.src", "dv.cpy", 60, false);
     // Copy: learned in a few hundred steps.
-    CF_CHECK_EQ(sh("%s --src tr.src --tgt tr.cpy --dev-src dv.src --dev-tgt dv.cpy --out cpy "
+    CF_CHECK_EQ(cf_cli_sh("%s --src tr.src --tgt tr.cpy --dev-src dv.src --dev-tgt dv.cpy --out cpy "
                    "--steps 300 --eval-every 100 --keep-last 3 --average 3", TRAIN), 0);
-    CF_CHECK_STR_CONTAINS(g_err, "dev BLEU");
-    CF_CHECK_STR_CONTAINS(g_err, "average of the last 3 checkpoints");
-    CF_CHECK_EQ(sh("translate --model cpy --beam 4 < dv.src"), 0);
-    CF_CHECK_EQ(count_lines(g_out), 60);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "dev BLEU");
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "average of the last 3 checkpoints");
+    CF_CHECK_EQ(cf_cli_sh("translate --model cpy --beam 4 < dv.src"), 0);
+    CF_CHECK_EQ(count_lines(cf_cli_out), 60);
     FILE *f = open_in("dv.hyp");
-    fputs(g_out, f);
+    fputs(cf_cli_out, f);
     fclose(f);
     static char beam_out[1 << 17];
-    snprintf(beam_out, sizeof beam_out, "%s", g_out);
+    snprintf(beam_out, sizeof beam_out, "%s", cf_cli_out);
     double b = bleu_of("dv.hyp", "dv.cpy");
     if (cf_test_verbose) fprintf(stderr, "  copy: dev BLEU %.2f (beam 4)\n", b);
     CF_CHECK(b > 90.0);
     // The same output whatever the blocks and threads; greedy agrees on this easy task.
-    CF_CHECK_EQ(sh("translate --model cpy --beam 4 --batch-tokens 1 --threads 2 < dv.src"), 0);
-    CF_CHECK(!strcmp(g_out, beam_out));
+    CF_CHECK_EQ(cf_cli_sh("translate --model cpy --beam 4 --batch-tokens 1 --threads 2 < dv.src"), 0);
+    CF_CHECK(!strcmp(cf_cli_out, beam_out));
     // Empty lines, invalid UTF-8, an over-long line, no final newline: one line out per line in.
     f = open_in("odd.src");
     fputs("alpha bravo\n\n   \ncharlie \xff\xfe delta\n", f);
     for (int i = 0; i < 200; i++) fputs("echo ", f);
     fputs("\nfoxtrot golf", f);
     fclose(f);
-    CF_CHECK_EQ(sh("translate --model cpy --beam 2 < odd.src"), 0);
-    CF_CHECK_EQ(count_lines(g_out), 6);
-    CF_CHECK(!strncmp(g_out, "alpha bravo\n\n\n", 14));
-    CF_CHECK_STR_CONTAINS(g_out, "\nfoxtrot golf\n");
-    CF_CHECK_EQ(sh("translate --model cpy < /dev/null"), 0);
-    CF_CHECK_EQ((int)strlen(g_out), 0);
+    CF_CHECK_EQ(cf_cli_sh("translate --model cpy --beam 2 < odd.src"), 0);
+    CF_CHECK_EQ(count_lines(cf_cli_out), 6);
+    CF_CHECK(!strncmp(cf_cli_out, "alpha bravo\n\n\n", 14));
+    CF_CHECK_STR_CONTAINS(cf_cli_out, "\nfoxtrot golf\n");
+    CF_CHECK_EQ(cf_cli_sh("translate --model cpy < /dev/null"), 0);
+    CF_CHECK_EQ((int)strlen(cf_cli_out), 0);
     // Averaging by hand: the kept checkpoints into a folder that translates.
-    CF_CHECK_EQ(sh("average --out avg cpy/ckpt-00000200.safetensors "
+    CF_CHECK_EQ(cf_cli_sh("average --out avg cpy/ckpt-00000200.safetensors "
                    "cpy/ckpt-00000300.safetensors"), 0);
-    CF_CHECK_EQ(sh("translate --model avg --beam 1 < dv.src"), 0);
-    CF_CHECK_EQ(count_lines(g_out), 60);
+    CF_CHECK_EQ(cf_cli_sh("translate --model avg --beam 1 < dv.src"), 0);
+    CF_CHECK_EQ(count_lines(cf_cli_out), 60);
 
     // Reverse: harder (attention must learn the order); trained for longer, from the copy
     // model's folder (its tokenizer is reused).
     make_pairs("tr.src2", "tr.rev", 3000, true);
     make_pairs("dv.src2", "dv.rev", 60, true);
-    CF_CHECK_EQ(sh("%s --src tr.src2 --tgt tr.rev --dev-src dv.src2 --dev-tgt dv.rev --out rev "
+    CF_CHECK_EQ(cf_cli_sh("%s --src tr.src2 --tgt tr.rev --dev-src dv.src2 --dev-tgt dv.rev --out rev "
                    "--model cpy --steps 600 --eval-every 300 --keep-last 0", TRAIN), 0);
-    CF_CHECK_EQ(sh("translate --model rev --beam 4 < dv.src2"), 0);
+    CF_CHECK_EQ(cf_cli_sh("translate --model rev --beam 4 < dv.src2"), 0);
     f = open_in("dv.hyp2");
-    fputs(g_out, f);
+    fputs(cf_cli_out, f);
     fclose(f);
     b = bleu_of("dv.hyp2", "dv.rev");
     if (cf_test_verbose) fprintf(stderr, "  reverse: dev BLEU %.2f (beam 4)\n", b);
     CF_CHECK(b > 90.0);
     // --resume continues a finished run's checkpoint for more steps.
-    CF_CHECK_EQ(sh("%s --src tr.src2 --tgt tr.rev --dev-src dv.src2 --dev-tgt dv.rev --out rev "
+    CF_CHECK_EQ(cf_cli_sh("%s --src tr.src2 --tgt tr.rev --dev-src dv.src2 --dev-tgt dv.rev --out rev "
                    "--model cpy --steps 610 --eval-every 300 --keep-last 0 --resume", TRAIN), 0);
-    CF_CHECK_STR_CONTAINS(g_err, "resumed");
-    CF_CHECK_STR_CONTAINS(g_err, "at step 600");
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "resumed");
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "at step 600");
 
     // Bad input.
-    CF_CHECK(sh("%s --src tr.src --tgt tr.cpy --dev-src dv.src --dev-tgt dv.cpy --out cpy "
+    CF_CHECK(cf_cli_sh("%s --src tr.src --tgt tr.cpy --dev-src dv.src --dev-tgt dv.cpy --out cpy "
                 "--steps 10", TRAIN) != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "already holds a checkpoint");
-    CF_CHECK(sh("%s --src tr.src --tgt dv.cpy --dev-src dv.src --dev-tgt dv.cpy --out x "
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "already holds a checkpoint");
+    CF_CHECK(cf_cli_sh("%s --src tr.src --tgt dv.cpy --dev-src dv.src --dev-tgt dv.cpy --out x "
                 "--steps 10", TRAIN) != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "line counts differ");
-    CF_CHECK(sh("%s --src missing.txt --tgt tr.cpy --dev-src dv.src --dev-tgt dv.cpy --out x",
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "line counts differ");
+    CF_CHECK(cf_cli_sh("%s --src missing.txt --tgt tr.cpy --dev-src dv.src --dev-tgt dv.cpy --out x",
                 TRAIN) != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "missing.txt");
-    CF_CHECK_EQ(sh("translate < dv.src"), 2);
-    CF_CHECK(sh("translate --model nowhere < dv.src") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "nowhere");
-    CF_CHECK(sh("translate --model cpy --beam 0 < dv.src") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "missing.txt");
+    CF_CHECK_EQ(cf_cli_sh("translate < dv.src"), 2);
+    CF_CHECK(cf_cli_sh("translate --model nowhere < dv.src") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "nowhere");
+    CF_CHECK(cf_cli_sh("translate --model cpy --beam 0 < dv.src") != 0);
     f = open_in("cpy/vocab.json");
     fputs("{\"</s>\": 0, \"<unk>\": 1, \"x\": 1}", f);
     fclose(f);
-    CF_CHECK(sh("translate --model cpy < dv.src") != 0);
-    CF_CHECK_STR_CONTAINS(g_err, "vocab.json");
-    CF_CHECK(sh("average --out x") != 0);
-    CF_CHECK(sh("average --out x cpy rev/ckpt-missing.safetensors") != 0);
+    CF_CHECK(cf_cli_sh("translate --model cpy < dv.src") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "vocab.json");
+    CF_CHECK(cf_cli_sh("average --out x") != 0);
+    CF_CHECK(cf_cli_sh("average --out x cpy rev/ckpt-missing.safetensors") != 0);
 }
 
 const cf_test tests_cli_translate[] = {
