@@ -75,14 +75,18 @@ typedef struct dec {
     uint8_t *mask;          // (nb, S)
     float **xk, **xv;       // per block (R, S, HD)
     cf_kv_cache kv, kv2;    // the cache and the gather target
+    int32_t *anc, *anc2;    // (R, L) beams: the cache slot of each row's positions (kv.rows)
     int32_t *hist, *hist2;  // (R, L) generated tokens per row
     float *lp, *lp2;        // (R, L) their log-probabilities
     double *sum, *sum2;     // (R) beam scores (sum of log-probabilities)
     int32_t *from;          // (R) the row each new beam continues
     int32_t *step_in;       // (R) this step's input tokens
-    float *logp;            // (R, V) log-probabilities of this step
+    const float *logits;    // (R, V) this step's logits
+    float *lse;             // (R) their log-sum-exp: log-probability = logit - lse
+    float *scratch;         // (V) exponentials of one row
     int64_t *cand_tok;      // (2K * K) candidates of one sentence
     double *cand_score;
+    float *cand_lp;         // their log-probabilities
     int32_t *cand_row;
 } dec;
 
@@ -130,42 +134,48 @@ static double worst_hyp(const sent *st) {
     return w;
 }
 
-// Log-softmax of each row of logits into d->logp; pad_id never generated.
-static void log_softmax_rows(dec *d, const float *logits) {
+// The log-sum-exp of each row of logits. The log-probabilities themselves (logit - lse) are
+// only formed where the candidates are searched, never written out: a row stays in cache between
+// its passes.
+static void row_lse(dec *d, const float *logits) {
     const cf_kernels *k = d->ctx->k;
-    int32_t pad = d->m->cfg.pad_id;
+    d->logits = logits;
     for (int r = 0; r < d->R; r++) {
         const float *x = logits + (int64_t)r * d->V;
-        float *y = d->logp + (int64_t)r * d->V;
         float mx = k->max(d->V, x);
-        float sum = k->exp_sum(d->V, x, mx, y);
-        float lse = mx + logf(sum);
-        for (int64_t v = 0; v < d->V; v++) y[v] = x[v] - lse;
-        if (pad >= 0 && pad < d->V) y[pad] = -INFINITY;
+        float sum = k->exp_sum(d->V, x, mx, d->scratch);
+        d->lse[r] = mx + logf(sum);
     }
 }
 
-// The 2K best (score, row, token) candidates of sentence i, best first.
+// The 2K best (score, row, token) candidates of sentence i, best first (ties: the earlier row
+// and token first); pad_id is never generated.
 static int candidates(dec *d, int i, int t) {
     int K = d->K, want = 2 * K, n = 0;
+    int64_t pad = d->m->cfg.pad_id;
     for (int b = 0; b < K; b++) {
         int r = i * K + b;
         if (t == 0 && b > 0) break;  // at the first step every beam is the same
-        const float *lp = d->logp + (int64_t)r * d->V;
+        const float *x = d->logits + (int64_t)r * d->V;
+        float lse = d->lse[r];
+        double base = d->sum[r];
         for (int64_t v = 0; v < d->V; v++) {
-            double sc = d->sum[r] + (double)lp[v];
-            if (!(sc > -INFINITY)) continue;
+            float lp = x[v] - lse;
+            double sc = base + (double)lp;
+            if (!(sc > -INFINITY) || v == pad) continue;
             if (n == want && sc <= d->cand_score[n - 1]) continue;
             int j = n < want ? n++ : n - 1;  // insertion into the sorted list
             while (j > 0 && d->cand_score[j - 1] < sc) {
                 d->cand_score[j] = d->cand_score[j - 1];
                 d->cand_tok[j] = d->cand_tok[j - 1];
                 d->cand_row[j] = d->cand_row[j - 1];
+                d->cand_lp[j] = d->cand_lp[j - 1];
                 j--;
             }
             d->cand_score[j] = sc;
             d->cand_tok[j] = v;
             d->cand_row[j] = r;
+            d->cand_lp[j] = lp;
         }
     }
     return n;
@@ -190,7 +200,7 @@ static cf_status search_step(dec *d, int t) {
         for (int c = 0; c < n && filled < K; c++) {
             int r = d->cand_row[c];
             int32_t v = (int32_t)d->cand_tok[c];
-            float lpv = d->logp[(int64_t)r * d->V + v];
+            float lpv = d->cand_lp[c];
             if (v == eos) {
                 if (c < K)  // an eos outside the best K is not a hypothesis (as in HF)
                     CF_TRY(add_hyp(d, st, r, t, true, lpv, d->cand_score[c] / length_norm(d, len)));
@@ -242,21 +252,20 @@ static cf_status search_step(dec *d, int t) {
         }
         st->done = true;
     }
-    // The cache rows follow their beams.
+    // The rows follow their beams: a new beam reads its positions 0..t from the slots its parent
+    // read them from (nothing is copied in the cache), and writes its own from t + 1 on.
     bool moved = false;
     for (int r = 0; r < d->R && !moved; r++) moved = d->from[r] != r;
     if (moved) {
-        size_t row = (size_t)d->L * (size_t)d->kvd, bytes = (size_t)(t + 1) * (size_t)d->kvd * 4;
-        for (int l = 0; l < d->nd; l++)
-            for (int r = 0; r < d->R; r++) {
-                size_t dst = ((size_t)l * (size_t)d->R + (size_t)r) * row;
-                size_t src = ((size_t)l * (size_t)d->R + (size_t)d->from[r]) * row;
-                memcpy(d->kv2.k + dst, d->kv.k + src, bytes);
-                memcpy(d->kv2.v + dst, d->kv.v + src, bytes);
-            }
-        cf_kv_cache tmp = d->kv;
-        d->kv = d->kv2;
-        d->kv2 = tmp;
+        size_t L = (size_t)d->L;
+        for (int r = 0; r < d->R; r++) {
+            memcpy(d->anc2 + r * L, d->anc + (size_t)d->from[r] * L, (size_t)(t + 1) * sizeof(int32_t));
+            for (size_t p = (size_t)t + 1; p < L; p++) d->anc2[r * L + p] = r;
+        }
+        int32_t *ta = d->anc;
+        d->anc = d->anc2;
+        d->anc2 = ta;
+        d->kv.rows = d->kv2.rows = d->anc;
     }
     return CF_OK;
 }
@@ -333,6 +342,17 @@ static void compact(dec *d, int t) {
     d->kv = d->kv2;
     d->kv2 = tmp;
     d->kv.n_seq = d->kv2.n_seq = R_new;
+    // Beams read from the slots of their own sentence, which moved by the same offset.
+    if (d->kv.rows) {
+        for (int rn = 0; rn < R_new; rn++) {
+            int32_t ro = d->from[rn], off = rn - ro;
+            for (size_t p = 0; p < L; p++) d->anc2[rn * L + p] = d->anc[(size_t)ro * L + p] + off;
+        }
+        int32_t *ta = d->anc;
+        d->anc = d->anc2;
+        d->anc2 = ta;
+        d->kv.rows = d->kv2.rows = d->anc;
+    }
     d->nb = j;
     d->R = R_new;
 }
@@ -394,7 +414,9 @@ static cf_status run_batch(dec *d) {
         int open = 0;
         for (int i = 0; i < d->nb; i++) open += !d->s[i].done;
         if (!open) break;
-        if (open < d->nb) {  // finished sentences leave the batch: fewer rows per step
+        // Finished sentences leave the batch (fewer rows per step) once they are an eighth of
+        // it: compaction copies the whole cache, so it is not done for every sentence that ends.
+        if (open < d->nb && (d->nb - open) * 8 >= d->nb) {
             compact(d, t);
             if (!step_graph(d, g, true, t) || g->oom || cf__graph_plan(g) != CF_OK) {
                 st = CF_NOMEM(ctx);
@@ -406,7 +428,7 @@ static cf_status run_batch(dec *d) {
             st = CF_NOMEM(ctx);
             break;
         }
-        log_softmax_rows(d, logits->data);
+        row_lse(d, logits->data);
         st = search_step(d, t);
     }
     return st;
@@ -461,8 +483,9 @@ static void dec_free(dec *d) {
     cf__free(d->xk);
     cf__free(d->xv);
     for (int i = 0; i < 4; i++) cf__free(d->cache[i]);
-    void *bufs[] = {d->src, d->mask, d->hist, d->hist2, d->lp, d->lp2, d->sum, d->sum2,
-                    d->from, d->step_in, d->logp, d->cand_tok, d->cand_score, d->cand_row};
+    void *bufs[] = {d->src, d->mask, d->anc, d->anc2, d->hist, d->hist2, d->lp, d->lp2, d->sum, d->sum2,
+                    d->from, d->step_in, d->lse, d->scratch, d->cand_tok, d->cand_score,
+                    d->cand_lp, d->cand_row};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cf__free(bufs[i]);
     if (d->s)
         for (int i = 0; i < d->nb_max; i++) {
@@ -502,6 +525,8 @@ static cf_status dec_alloc(dec *d, cf_model *m, const cf_s2s_decode_params *p, i
         if (!(d->s[i].hyps = cf__calloc((size_t)d->K, sizeof(hyp)))) return CF_NOMEM(d->ctx);
     d->src = cf__calloc((size_t)nb_max * (size_t)S, sizeof(int32_t));
     d->mask = cf__calloc(R * (size_t)S, 1);
+    d->anc = cf__calloc(R * (size_t)L, sizeof(int32_t));
+    d->anc2 = cf__calloc(R * (size_t)L, sizeof(int32_t));
     d->hist = cf__calloc(R * (size_t)L, sizeof(int32_t));
     d->hist2 = cf__calloc(R * (size_t)L, sizeof(int32_t));
     d->lp = cf__calloc(R * (size_t)L, sizeof(float));
@@ -510,18 +535,20 @@ static cf_status dec_alloc(dec *d, cf_model *m, const cf_s2s_decode_params *p, i
     d->sum2 = cf__calloc(R, sizeof(double));
     d->from = cf__calloc(R, sizeof(int32_t));
     d->step_in = cf__calloc(R, sizeof(int32_t));
-    d->logp = cf__malloc(R * (size_t)d->V * sizeof(float));
+    d->lse = cf__calloc(R, sizeof(float));
+    d->scratch = cf__malloc((size_t)d->V * sizeof(float));
     d->cand_tok = cf__calloc(2 * (size_t)d->K, sizeof(int64_t));
     d->cand_score = cf__calloc(2 * (size_t)d->K, sizeof(double));
+    d->cand_lp = cf__calloc(2 * (size_t)d->K, sizeof(float));
     d->cand_row = cf__calloc(2 * (size_t)d->K, sizeof(int32_t));
     d->xk = cf__calloc((size_t)d->nd, sizeof(float *));
     d->xv = cf__calloc((size_t)d->nd, sizeof(float *));
     // The cache is only read where it was written: no need to clear it.
     size_t cache = (size_t)d->nd * R * (size_t)L * (size_t)d->kvd;
     for (int i = 0; i < 4; i++) d->cache[i] = cf__malloc(cache * sizeof(float));
-    if (!d->src || !d->mask || !d->hist || !d->hist2 || !d->lp || !d->lp2 || !d->sum ||
-        !d->sum2 || !d->from || !d->step_in || !d->logp || !d->cand_tok || !d->cand_score ||
-        !d->cand_row || !d->xk || !d->xv || !d->cache[0] || !d->cache[1] || !d->cache[2] ||
+    if (!d->src || !d->mask || !d->anc || !d->anc2 || !d->hist || !d->hist2 || !d->lp || !d->lp2 || !d->sum ||
+        !d->sum2 || !d->from || !d->step_in || !d->lse || !d->scratch || !d->cand_tok ||
+        !d->cand_score || !d->cand_lp || !d->cand_row || !d->xk || !d->xv || !d->cache[0] || !d->cache[1] || !d->cache[2] ||
         !d->cache[3])
         return CF_NOMEM(d->ctx);
     for (int l = 0; l < d->nd; l++) {
@@ -553,6 +580,11 @@ static cf_status decode_group(dec *d, const int32_t *const *src, const order_ite
     int S = d->S, L = d->L;
     d->kv = (cf_kv_cache){d->cache[0], d->cache[1], L, d->kvd, d->nd, d->R};
     d->kv2 = (cf_kv_cache){d->cache[2], d->cache[3], L, d->kvd, d->nd, d->R};
+    if (d->K > 1) {  // every row starts reading its own slot
+        for (int r = 0; r < d->R; r++)
+            for (int p = 0; p < L; p++) d->anc[(size_t)r * (size_t)L + (size_t)p] = r;
+        d->kv.rows = d->kv2.rows = d->anc;
+    }
     int32_t pad = c->pad_id >= 0 ? c->pad_id : 0;
     for (int i = 0; i < nb; i++) {
         const int32_t *x = src[d->s[i].index];

@@ -71,6 +71,7 @@ cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
     for (int l = 0; l < c->n_layers; l++) {
         const cf_layer *y = &m->layers[l];
         bool causal = c->causal;
+        size_t mark = cf__graph_mark(g);
         if (c->pre_norm) {
             x = cf__add(g, x, attention_block(g, m, y, causal, l, norm(g, m, x, &y->ln1_w, &y->ln1_b)));
             x = cf__add(g, x, mlp_block(g, m, y, norm(g, m, x, &y->ln2_w, &y->ln2_b)));
@@ -78,6 +79,7 @@ cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
             x = norm(g, m, cf__add(g, x, attention_block(g, m, y, causal, l, x)), &y->ln1_w, &y->ln1_b);
             x = norm(g, m, cf__add(g, x, mlp_block(g, m, y, x)), &y->ln2_w, &y->ln2_b);
         }
+        x = cf__graph_keep(g, mark, x);  // inference: drop the block's intermediates
     }
     if (c->final_norm) x = norm(g, m, x, &m->lnf_w, &m->lnf_b);
     int64_t C = c->n_embd;
@@ -125,6 +127,7 @@ cf_tensor *cf__encdec_encode(cf_graph *g, cf_model *m, const int32_t *src, int64
     cf_tensor *x = embed_s2s(g, m, cf__encdec_src_wte(m), &m->wpe, src, B, S, 0);
     for (int l = 0; l < c->n_layers; l++) {
         const cf_layer *y = &m->layers[l];
+        size_t mark = cf__graph_mark(g);
         if (c->pre_norm) {
             x = cf__add(g, x, attention_block(g, m, y, false, l, norm(g, m, x, &y->ln1_w, &y->ln1_b)));
             x = cf__add(g, x, mlp_block(g, m, y, norm(g, m, x, &y->ln2_w, &y->ln2_b)));
@@ -132,6 +135,7 @@ cf_tensor *cf__encdec_encode(cf_graph *g, cf_model *m, const int32_t *src, int64
             x = norm(g, m, cf__add(g, x, attention_block(g, m, y, false, l, x)), &y->ln1_w, &y->ln1_b);
             x = norm(g, m, cf__add(g, x, mlp_block(g, m, y, x)), &y->ln2_w, &y->ln2_b);
         }
+        x = cf__graph_keep(g, mark, x);
     }
     if (c->final_norm) x = norm(g, m, x, &m->lnf_w, &m->lnf_b);
     g->key_mask = saved_mask;
@@ -164,6 +168,7 @@ cf_tensor *cf__encdec_decode(cf_graph *g, cf_model *m, const int32_t *tgt, int64
     cf_tensor *x = embed_s2s(g, m, &m->wte, &m->dec_wpe, tgt, B, T, g->pos0);
     for (int l = 0; l < c->n_dec_layers; l++) {
         const cf_layer *y = &m->dec_layers[l];
+        size_t mark = cf__graph_mark(g);
         if (c->pre_norm) {
             x = cf__add(g, x, attention_block(g, m, y, true, l, norm(g, m, x, &y->ln1_w, &y->ln1_b)));
             x = cf__add(g, x, cross_block(g, m, y, norm(g, m, x, &y->lnx_w, &y->lnx_b), xk[l],
@@ -175,6 +180,7 @@ cf_tensor *cf__encdec_decode(cf_graph *g, cf_model *m, const int32_t *tgt, int64
                      &y->lnx_w, &y->lnx_b);
             x = norm(g, m, cf__add(g, x, mlp_block(g, m, y, x)), &y->ln2_w, &y->ln2_b);
         }
+        x = cf__graph_keep(g, mark, x);
     }
     if (c->final_norm) x = norm(g, m, x, &m->dec_lnf_w, &m->dec_lnf_b);
     g->key_mask = saved_mask;

@@ -27,6 +27,8 @@ typedef struct attn_job {
     bool causal;
     float scale;
     const uint8_t *key_mask;  // (B, Tk) or NULL
+    const int32_t *kv_rows;   // cf_kv_cache.rows (row stride kv_rows_ld) or NULL
+    int64_t kv_rows_ld;
     float *scratch;           // per thread: 2 * QB * Tk floats
     size_t scratch_floats;
     // backward
@@ -77,6 +79,27 @@ static void softmax_rows(const attn_job *j, int64_t b, float *s, int64_t t0, int
     }
 }
 
+// One query row of sequence b, head h (key head kh) against keys 0..nk-1 that sit in other
+// sequences' cache slots (cf_kv_cache.rows): scores by runs of keys in the same slot, output as
+// a sum of value rows. The arithmetic is that of the gemv path (same per-row dot products, same
+// accumulation order), so results do not depend on where the keys were cached.
+static void decode_rows(const attn_job *j, int64_t b, int64_t kh, int64_t t0, const float *q,
+                        int64_t nk, float *s, float *o, float *lse) {
+    const int32_t *rows = j->kv_rows + b * j->kv_rows_ld;
+    for (int64_t c0 = 0; c0 < nk;) {
+        int64_t c1 = c0 + 1;
+        while (c1 < nk && rows[c1] == rows[c0]) c1++;
+        const float *K = j->kk + rows[c0] * j->kv_bstride + c0 * j->ldk + kh * j->D;
+        j->k->gemv_n(c1 - c0, j->D, K, j->ldk, q, s + c0, 0.0f);
+        c0 = c1;
+    }
+    j->k->scale(nk, j->scale, s);
+    softmax_rows(j, b, s, t0, t0 + 1, nk, NULL, lse);
+    memset(o, 0, (size_t)j->D * sizeof(float));
+    for (int64_t c = 0; c < nk; c++)
+        j->k->axpy(j->D, s[c], j->v + rows[c] * j->kv_bstride + c * j->ldk + kh * j->D, o);
+}
+
 static void attn_fwd_task(int ith, int nth, void *arg) {
     const attn_job *j = arg;
     int64_t p0, p1;
@@ -94,6 +117,18 @@ static void attn_fwd_task(int ith, int nth, void *arg) {
         for (int64_t t0 = 0; t0 < j->Tq; t0 += QB) {
             int64_t t1 = t0 + QB < j->Tq ? t0 + QB : j->Tq, qb = t1 - t0;
             int64_t nk = keys_visible(j, t1);
+            if (qb == 1 && j->kv_rows) {  // beams: keys and values read where they were cached
+                decode_rows(j, b, kh, t0, Q + t0 * j->ldq, nk, s, O + t0 * j->ldq, lse);
+                continue;
+            }
+            if (qb == 1) {  // one query (a decoding step): two matrix-vector products, no packing
+                j->k->gemv_n(nk, j->D, K, j->ldk, Q + t0 * j->ldq, s, 0.0f);
+                j->k->scale(nk, j->scale, s);
+                softmax_rows(j, b, s, t0, t1, nk, NULL, lse);
+                j->k->gemv_t(nk, j->D, V, j->ldk, s, O + t0 * j->ldq, 0.0f);
+                continue;
+            }
+            CF_ASSERT(!j->kv_rows);
             cf__gemm_st(j->k, gs, false, true, qb, nk, j->D, j->scale, Q + t0 * j->ldq, j->ldq, K,
                         j->ldk, 0.0f, s, nk);
             softmax_rows(j, b, s, t0, t1, nk, NULL, lse);
@@ -157,7 +192,8 @@ static void attn_bwd(cf_graph *g, const cf_node *n) {
     int64_t H = n->i[0], KVH = n->i[1], D = n->i[2];
     attn_job j = {g->ctx, g->k, q->data, k->data, v->data, o->data, NULL, n->saved,
                   q->shape[0], H, KVH, D, q->shape[1], Tk, 0, H * D, KVH * D, Tk * KVH * D,
-                  n->i[3] != 0, 1.0f / sqrtf((float)D), n->p, scratch, per, o->grad, dq, dk, dv};
+                  n->i[3] != 0, 1.0f / sqrtf((float)D), n->p, NULL, 0, scratch, per, o->grad, dq,
+                  dk, dv};
     double flops = 8.0 * (double)q->shape[0] * (double)H * (double)q->shape[1] * (double)Tk * (double)D;
     cf__run(g, flops, attn_bwd_task, &j);
 }
@@ -200,6 +236,7 @@ cf_tensor *cf__attention(cf_graph *g, cf_tensor *q, cf_tensor *k, cf_tensor *v, 
     if (!g->measure) {
         attn_job j = {g->ctx, g->k, q->data, K, V, NULL, o->data, lse, B, H, KVH, D, Tq, Tk,
                       pos0, H * D, ldk, kv_bstride, causal, 1.0f / sqrtf((float)D), g->key_mask,
+                      g->kv ? g->kv->rows : NULL, g->kv ? g->kv->n_ctx : 0,
                       scratch, per, NULL, NULL, NULL, NULL};
         double flops = 4.0 * (double)B * (double)H * (double)Tq * (double)Tk * (double)D;
         cf__run(g, flops, attn_fwd_task, &j);

@@ -56,6 +56,26 @@ cf_status cf__graph_plan(cf_graph *g) {
     return CF_OK;
 }
 
+size_t cf__graph_mark(const cf_graph *g) { return g->act.used; }
+
+cf_tensor *cf__graph_keep(cf_graph *g, size_t mark, cf_tensor *out) {
+    if (g->train) return out;
+    size_t dst = (mark + CF_ALIGN - 1) & ~(size_t)(CF_ALIGN - 1);
+    if (g->oom || !out) {  // the pass fails anyway: release the block, never grow past the plan
+        if (dst < g->act.used) g->act.used = dst;
+        return out;
+    }
+    size_t bytes = (size_t)out->n * sizeof(float);
+    CF_ASSERT(dst + bytes <= g->act.used);  // out was allocated after the mark
+    g->act.used = dst + bytes;
+    if (g->measure) return out;
+    uint8_t *src = (uint8_t *)out->data;
+    CF_ASSERT(src >= g->act.base + dst);
+    if (src != g->act.base + dst) memmove(g->act.base + dst, src, bytes);
+    out->data = (float *)(void *)(g->act.base + dst);
+    return out;
+}
+
 void *cf__meta_alloc(cf_graph *g, size_t n) {
     n = (n + 15) & ~(size_t)15;
     for (;;) {

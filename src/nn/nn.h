@@ -39,6 +39,10 @@ typedef struct cf_kv_cache {
     int64_t n_ctx, kv_dim;
     int n_layers;
     int64_t n_seq;      // sequences decoded together: (L, n_seq, n_ctx, kv_dim); 0 or 1: one
+    // Beam search: (n_seq, n_ctx) or NULL. Position p of sequence b was cached in the slot of
+    // sequence rows[b * n_ctx + p] (beams read their shared prefix where it was written instead
+    // of copying it; rows[b * n_ctx + p] == b for the positions being written). Decoding only.
+    const int32_t *rows;
 } cf_kv_cache;
 
 typedef struct cf_node cf_node;
@@ -93,6 +97,12 @@ void cf__graph_deinit(cf_graph *g);
 void cf__graph_begin(cf_graph *g, bool train, bool measure);
 // Plans: after a measuring pass, sizes the arenas to what it used (grows only).
 cf_status cf__graph_plan(cf_graph *g);
+// Inference graphs free a block's intermediate activations as the block ends: mark before the
+// block, then keep(mark, out) moves out (allocated after mark) down to mark and releases the
+// rest of the arena past it, so the arena holds one block's activations at a time instead of all
+// of them. Training graphs (the tape still needs them) are left alone. Returns out.
+size_t cf__graph_mark(const cf_graph *g);
+cf_tensor *cf__graph_keep(cf_graph *g, size_t mark, cf_tensor *out);
 // Runs the tape backward from a scalar loss whose gradient is set to seed (1, or 1/n when n
 // micro-batches accumulate into one step).
 void cf__graph_backward(cf_graph *g, cf_tensor *loss, float seed);

@@ -312,6 +312,75 @@ static void test_beam_beats_greedy(void) {
     cf_ctx_free(ctx);
 }
 
+// Every hypothesis of o carries the teacher-forced log-probabilities of its tokens (V = 23,
+// start id 1) and, with length penalty 1, their mean as its score.
+static void check_hyps_teacher_forced(cf_model *m, const int32_t *const *srcs, const int32_t *lens,
+                                      int n, const cf_s2s_output *o) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < o->n_hyps[i]; k++) {
+            const cf_s2s_hyp *h = &o->hyps[i * o->n_best + k];
+            int T = h->n + h->finished;
+            int32_t tin[64];
+            CF_CHECK(T >= 1 && T <= 64);
+            if (T < 1 || T > 64) continue;
+            tin[0] = 1;
+            for (int t = 1; t < T; t++) tin[t] = h->tokens[t - 1];
+            float *lg = malloc((size_t)T * 23 * sizeof(float));
+            CF_CHECK_STATUS(cf_s2s_forward(m, srcs[i], NULL, 1, lens[i], tin, T, lg), CF_OK);
+            double sum = 0;
+            for (int t = 0; t < T; t++) {
+                const float *row = lg + t * 23;
+                double mx = -INFINITY, s = 0;
+                for (int v = 0; v < 23; v++) mx = row[v] > mx ? row[v] : mx;
+                for (int v = 0; v < 23; v++) s += exp(row[v] - mx);
+                double lp = row[h->tokens[t]] - mx - log(s);
+                CF_CHECK_NEAR(h->logprobs[t], lp, 2e-4);  // logits of about +-20 here
+                sum += lp;
+            }
+            CF_CHECK_NEAR(h->score, sum / T, 1e-4);
+            free(lg);
+        }
+}
+
+// Beam search on a model with flat enough distributions that the beams keep changing places:
+// every hypothesis still has the log-probabilities of the teacher-forced forward, so each beam
+// read its own prefix from the KV cache (cf_kv_cache.rows) however the beams were reordered.
+static void test_beam_cache_reorder(void) {
+    cf_ctx *ctx = make_ctx();
+    cf_config c = cf_config_transformer();
+    c.n_layers = 2, c.n_dec_layers = 2, c.n_embd = 16, c.n_heads = 4, c.n_kv_heads = 4, c.head_dim = 4;
+    c.n_ff = 24;
+    c.vocab_size = 23, c.n_ctx = 48, c.pad_id = 0, c.eos_id = 2, c.decoder_start_id = 1;
+    cf_model *m = NULL;
+    CF_CHECK_STATUS(cf_model_create(ctx, &c, 11, &m), CF_OK);
+    if (!m) return;
+    for (int i = 0; i < m->n_params; i++) {
+        cf_weight *w = m->params[i].w;
+        if (w->rows > 1)
+            for (int64_t k = 0; k < cf__weight_numel(w); k++) w->data[k] *= 12.0f;
+    }
+    cf__model_weights_changed(m);
+    enum { N = 4 };
+    int32_t lens[N] = {7, 4, 10, 5};
+    int32_t data[N][10];
+    const int32_t *srcs[N];
+    cf_rng r;
+    cf__rng_seed(&r, 5);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < lens[i]; j++) data[i][j] = 3 + (int32_t)cf__rng_below(&r, 20);
+        data[i][lens[i] - 1] = 2;
+        srcs[i] = data[i];
+    }
+    cf_s2s_decode_params p = cf_s2s_default_decode_params();
+    p.beam_size = 4, p.n_best = 4, p.max_len_a = 2.0f, p.max_len_b = 8;
+    cf_s2s_output *o = NULL;
+    CF_CHECK_STATUS(cf_s2s_translate_ids(m, srcs, lens, N, &p, &o), CF_OK);
+    if (o) check_hyps_teacher_forced(m, srcs, lens, N, o);
+    cf_s2s_output_free(o);
+    cf_model_free(m);
+    cf_ctx_free(ctx);
+}
+
 // Greedy decoding with the KV cache and cached cross keys/values gives, token by token, the
 // log-probabilities of the teacher-forced forward over its own output; batching sentences
 // (sorted by length, results in input order) changes nothing.
@@ -387,6 +456,7 @@ static void test_greedy_cache_and_batching(void) {
     CF_CHECK_STATUS(cf_s2s_translate_ids(m, srcs, lens, N, &p, &b2), CF_OK);
     p.max_batch = 5;
     CF_CHECK_STATUS(cf_s2s_translate_ids(m, srcs, lens, N, &p, &b5), CF_OK);
+    if (b5) check_hyps_teacher_forced(m, srcs, lens, N, b5);
     if (b2 && b5)
         for (int i = 0; i < N * 2; i++) {
             CF_CHECK_EQ(b2->hyps[i].n, b5->hyps[i].n);
@@ -484,6 +554,7 @@ const cf_test tests_s2s[] = {
     {"s2s/golden-marian", test_marian},
     {"s2s/marian-roundtrip", test_marian_roundtrip},
     {"s2s/beam-beats-greedy", test_beam_beats_greedy},
+    {"s2s/beam-cache-reorder", test_beam_cache_reorder},
     {"s2s/greedy-cache-batching", test_greedy_cache_and_batching},
     {"s2s/bad-input", test_bad_input},
     {"s2s/sinusoid-layouts", test_sinusoid_layouts},

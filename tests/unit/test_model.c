@@ -195,6 +195,19 @@ static void test_memory_info(void) {
     CF_CHECK(mi.activation_bytes > 0);
     CF_CHECK(mi.train_bytes > 4 * mi.weight_bytes);
     cf_model_free(m);
+    // Inference keeps one block's activations at a time: six blocks plan about what two do
+    // (training, which needs them all for backward, grows with depth).
+    cf_memory_info by_depth[2];
+    int depth[2] = {2, 6};
+    for (int i = 0; i < 2; i++) {
+        cfg.n_layers = depth[i];
+        CF_CHECK_STATUS(cf_model_create(ctx, &cfg, 5, &m), CF_OK);
+        CF_CHECK_STATUS(cf_model_memory(m, 0, 8, 2, 16, &by_depth[i]), CF_OK);
+        cf_model_free(m);
+    }
+    CF_CHECK(by_depth[1].activation_bytes < by_depth[0].activation_bytes * 5 / 4);
+    CF_CHECK(by_depth[1].train_bytes - by_depth[1].weight_bytes * 4 >
+             2 * (by_depth[0].train_bytes - by_depth[0].weight_bytes * 4));
     cf_ctx_free(ctx);
 }
 
