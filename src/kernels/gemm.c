@@ -74,6 +74,8 @@ static void macro_kernel(const cf_kernels *k, int64_t mc, int64_t nc, int64_t kc
                 for (int64_t i = 0; i < mm; i++) memcpy(c + i * ldc, bias + jr, (size_t)nn * 4);
             if (mm == mr && nn == nr) {
                 k->gemm_micro(kc, ap, bp, c, ldc, alpha, b_eff);
+            } else if (nn == nr && k->gemm_micro_rows) {
+                k->gemm_micro_rows((int)mm, kc, ap, bp, c, ldc, alpha, b_eff);
             } else {
                 k->gemm_micro(kc, ap, bp, tile, nr, alpha, 0.0f);
                 for (int64_t i = 0; i < mm; i++)

@@ -34,6 +34,10 @@ typedef struct cf_kernels {
     // a: packed (kc, mr), b: packed (kc, nr). beta == 0 means c is not read.
     void (*gemm_micro)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                        float alpha, float beta);
+    // The same for the first mm rows only (1 <= mm <= mr; a is still packed with mr rows),
+    // written into c directly; NULL: edge tiles go through a scratch tile.
+    void (*gemm_micro_rows)(int mm, int64_t kc, const float *a, const float *b, float *c,
+                            int64_t ldc, float alpha, float beta);
     // GEMM packing: dst[p * R + r] = src[r * ld + p] for r < rows, p < kc; rows r in
     // [rows, R) are zero. (A's row panels and transposed B's column panels.)
     void (*pack_rows)(int R, int64_t rows, const float *src, int64_t ld, int64_t kc, float *dst);
