@@ -1,7 +1,9 @@
 // Allocation through a replaceable allocator, 64-byte aligned, with an OOM-injection hook for
 // tests. Every cformer allocation goes through here.
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../internal.h"
 
@@ -37,12 +39,27 @@ typedef struct hdr {
     size_t size;
 } hdr;
 
+// Large blocks (activation arenas, KV caches, weights, packed weights) ask for transparent huge
+// pages: one fault and one TLB entry per 2 MiB instead of 512 (the first touch of a fresh
+// decoding cache cost a tenth of a translation run in 4 KiB faults under virtualisation).
+static void advise_huge(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (n < 2 * huge || g_alloc.malloc_fn) return;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p, (void)n;
+#endif
+}
+
 void *cf__malloc(size_t n) {
     if (n == 0) n = 1;
     size_t total;
     if (!cf__add_ok(n, CF_ALIGN + sizeof(hdr), &total)) return NULL;
     uint8_t *raw = raw_malloc(total);
     if (!raw) return NULL;
+    advise_huge(raw, total);
     uintptr_t u = ((uintptr_t)raw + sizeof(hdr) + CF_ALIGN - 1) & ~(uintptr_t)(CF_ALIGN - 1);
     hdr *h = (hdr *)u - 1;
     h->raw = raw;
