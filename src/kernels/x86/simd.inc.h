@@ -147,14 +147,19 @@ static inline vf vdact(cf_act_op op, vf x) {
 
 // ---- GEMM micro-kernel: GEMM_MR x (2 VL) ----
 
-static void gemm_micro(int64_t kc, const float *restrict a, const float *restrict b,
-                       float *restrict c, int64_t ldc, float alpha, float beta) {
+// MM rows of the tile (MM <= GEMM_MR; the packed panel of A always has GEMM_MR rows, the rest
+// zero). MM is a constant where this is inlined, so the loops unroll into registers.
+static inline __attribute__((always_inline)) void micro_rows(const int MM, int64_t kc,
+                                                             const float *restrict a,
+                                                             const float *restrict b,
+                                                             float *restrict c, int64_t ldc,
+                                                             float alpha, float beta) {
     vf acc0[GEMM_MR], acc1[GEMM_MR];
-    for (int i = 0; i < GEMM_MR; i++) acc0[i] = acc1[i] = bc(0.0f);
+    for (int i = 0; i < MM; i++) acc0[i] = acc1[i] = bc(0.0f);
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
         vf b0 = ld(b), b1 = ld(b + VL);
-        for (int i = 0; i < GEMM_MR; i++) {
+        for (int i = 0; i < MM; i++) {
             vf ai = bc(a[i]);
             acc0[i] += ai * b0;
             acc1[i] += ai * b1;
@@ -163,12 +168,12 @@ static void gemm_micro(int64_t kc, const float *restrict a, const float *restric
         b += NR;
     }
     if (beta == 0.0f) {
-        for (int i = 0; i < GEMM_MR; i++) {
+        for (int i = 0; i < MM; i++) {
             st(c + i * ldc, alpha * acc0[i]);
             st(c + i * ldc + VL, alpha * acc1[i]);
         }
     } else {
-        for (int i = 0; i < GEMM_MR; i++) {
+        for (int i = 0; i < MM; i++) {
             st(c + i * ldc, alpha * acc0[i] + beta * ld(c + i * ldc));
             st(c + i * ldc + VL, alpha * acc1[i] + beta * ld(c + i * ldc + VL));
         }
@@ -477,40 +482,15 @@ static void pack_cols(int R, int64_t cols, const float *src, int64_t lds, int64_
         for (int64_t c = 0; c < R; c++) dst[p * R + c] = c < cols ? src[p * lds + c] : 0.0f;
 }
 
-// An edge tile of MM < GEMM_MR rows (its packed panel still has GEMM_MR rows, the rest zero):
-// the micro-kernel's arithmetic for the rows that exist, written straight into C, instead of a
-// full tile computed into scratch and copied (M = 128 with 14-row tiles wasted 9 % of the work).
-static inline __attribute__((always_inline)) void micro_rows(const int MM, int64_t kc,
-                                                             const float *restrict a,
-                                                             const float *restrict b,
-                                                             float *restrict c, int64_t ldc,
-                                                             float alpha, float beta) {
-    vf acc0[GEMM_MR], acc1[GEMM_MR];
-    for (int i = 0; i < MM; i++) acc0[i] = acc1[i] = bc(0.0f);
-#pragma GCC unroll 4
-    for (int64_t p = 0; p < kc; p++) {
-        vf b0 = ld(b), b1 = ld(b + VL);
-        for (int i = 0; i < MM; i++) {
-            vf ai = bc(a[i]);
-            acc0[i] += ai * b0;
-            acc1[i] += ai * b1;
-        }
-        a += GEMM_MR;
-        b += NR;
-    }
-    if (beta == 0.0f) {
-        for (int i = 0; i < MM; i++) {
-            st(c + i * ldc, alpha * acc0[i]);
-            st(c + i * ldc + VL, alpha * acc1[i]);
-        }
-    } else {
-        for (int i = 0; i < MM; i++) {
-            st(c + i * ldc, alpha * acc0[i] + beta * ld(c + i * ldc));
-            st(c + i * ldc + VL, alpha * acc1[i] + beta * ld(c + i * ldc + VL));
-        }
-    }
+// The full tile.
+static void gemm_micro(int64_t kc, const float *restrict a, const float *restrict b,
+                       float *restrict c, int64_t ldc, float alpha, float beta) {
+    micro_rows(GEMM_MR, kc, a, b, c, ldc, alpha, beta);
 }
 
+// An edge tile of mm < GEMM_MR rows: only the rows that exist, written straight into C, instead
+// of a full tile computed into scratch and copied (M = 128 with 14-row tiles wasted 9 % of the
+// work).
 #define MICRO_ROWS_CASE(n) \
     case n: micro_rows(n, kc, a, b, c, ldc, alpha, beta); return;
 
