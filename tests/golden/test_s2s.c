@@ -312,6 +312,39 @@ static void test_beam_beats_greedy(void) {
     cf_ctx_free(ctx);
 }
 
+// A 2 + 2 block transformer (C 16, 4 heads, V 23, start 1, eos 2, pad 0) with its matrices
+// scaled by gain: sharper distributions than the 0.02 initialisation.
+static cf_model *sharp_model(cf_ctx *ctx, int kv_heads, int n_ctx, uint64_t seed, float gain) {
+    cf_config c = cf_config_transformer();
+    c.n_layers = 2, c.n_dec_layers = 2, c.n_embd = 16, c.n_heads = 4, c.head_dim = 4;
+    c.n_kv_heads = kv_heads, c.n_ff = 24;
+    c.vocab_size = 23, c.n_ctx = n_ctx, c.pad_id = 0, c.eos_id = 2, c.decoder_start_id = 1;
+    cf_model *m = NULL;
+    CF_CHECK_STATUS(cf_model_create(ctx, &c, seed, &m), CF_OK);
+    if (!m) return NULL;
+    for (int i = 0; i < m->n_params; i++) {
+        cf_weight *w = m->params[i].w;
+        if (w->rows > 1)
+            for (int64_t k = 0; k < cf__weight_numel(w); k++) w->data[k] *= gain;
+    }
+    cf__model_weights_changed(m);
+    return m;
+}
+
+enum { MAX_SRC = 10 };
+
+// n random sources of lens[i] <= MAX_SRC ids in 3..22, each ending with eos (2).
+static void random_sources(int n, const int32_t *lens, uint64_t seed, int32_t (*data)[MAX_SRC],
+                           const int32_t **srcs) {
+    cf_rng r;
+    cf__rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < lens[i]; j++) data[i][j] = 3 + (int32_t)cf__rng_below(&r, 20);
+        data[i][lens[i] - 1] = 2;
+        srcs[i] = data[i];
+    }
+}
+
 // Every hypothesis of o carries the teacher-forced log-probabilities of its tokens (V = 23,
 // start id 1) and, with length penalty 1, their mean as its score.
 static void check_hyps_teacher_forced(cf_model *m, const int32_t *const *srcs, const int32_t *lens,
@@ -347,30 +380,13 @@ static void check_hyps_teacher_forced(cf_model *m, const int32_t *const *srcs, c
 // read its own prefix from the KV cache (cf_kv_cache.rows) however the beams were reordered.
 static void test_beam_cache_reorder(void) {
     cf_ctx *ctx = make_ctx();
-    cf_config c = cf_config_transformer();
-    c.n_layers = 2, c.n_dec_layers = 2, c.n_embd = 16, c.n_heads = 4, c.n_kv_heads = 4, c.head_dim = 4;
-    c.n_ff = 24;
-    c.vocab_size = 23, c.n_ctx = 48, c.pad_id = 0, c.eos_id = 2, c.decoder_start_id = 1;
-    cf_model *m = NULL;
-    CF_CHECK_STATUS(cf_model_create(ctx, &c, 11, &m), CF_OK);
+    cf_model *m = sharp_model(ctx, 4, 48, 11, 12.0f);
     if (!m) return;
-    for (int i = 0; i < m->n_params; i++) {
-        cf_weight *w = m->params[i].w;
-        if (w->rows > 1)
-            for (int64_t k = 0; k < cf__weight_numel(w); k++) w->data[k] *= 12.0f;
-    }
-    cf__model_weights_changed(m);
     enum { N = 4 };
     int32_t lens[N] = {7, 4, 10, 5};
-    int32_t data[N][10];
+    int32_t data[N][MAX_SRC];
     const int32_t *srcs[N];
-    cf_rng r;
-    cf__rng_seed(&r, 5);
-    for (int i = 0; i < N; i++) {
-        for (int j = 0; j < lens[i]; j++) data[i][j] = 3 + (int32_t)cf__rng_below(&r, 20);
-        data[i][lens[i] - 1] = 2;
-        srcs[i] = data[i];
-    }
+    random_sources(N, lens, 5, data, srcs);
     cf_s2s_decode_params p = cf_s2s_default_decode_params();
     p.beam_size = 4, p.n_best = 4, p.max_len_a = 2.0f, p.max_len_b = 8;
     cf_s2s_output *o = NULL;
@@ -386,29 +402,13 @@ static void test_beam_cache_reorder(void) {
 // (sorted by length, results in input order) changes nothing.
 static void test_greedy_cache_and_batching(void) {
     cf_ctx *ctx = make_ctx();
-    cf_config c = cf_config_transformer();
-    c.n_layers = 2, c.n_dec_layers = 2, c.n_embd = 16, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 4;
-    c.n_ff = 24;
-    c.vocab_size = 23, c.n_ctx = 32, c.pad_id = 0, c.eos_id = 2, c.decoder_start_id = 1;
-    cf_model *m = NULL;
-    CF_CHECK_STATUS(cf_model_create(ctx, &c, 7, &m), CF_OK);
+    cf_model *m = sharp_model(ctx, 2, 32, 7, 40.0f);
     if (!m) return;
-    for (int i = 0; i < m->n_params; i++) {  // a sharper model than the 0.02 init
-        cf_weight *w = m->params[i].w;
-        if (w->rows > 1)
-            for (int64_t k = 0; k < cf__weight_numel(w); k++) w->data[k] *= 40.0f;
-    }
     enum { N = 5 };
     int32_t lens[N] = {6, 3, 9, 1, 4};
-    int32_t data[N][9];
+    int32_t data[N][MAX_SRC];
     const int32_t *srcs[N];
-    cf_rng r;
-    cf__rng_seed(&r, 3);
-    for (int i = 0; i < N; i++) {
-        for (int j = 0; j < lens[i]; j++) data[i][j] = 3 + (int32_t)cf__rng_below(&r, 20);
-        data[i][lens[i] - 1] = 2;
-        srcs[i] = data[i];
-    }
+    random_sources(N, lens, 3, data, srcs);
     cf_s2s_decode_params p = cf_s2s_default_decode_params();
     p.beam_size = 1;
     p.max_len_a = 1.0f, p.max_len_b = 3;
