@@ -145,8 +145,8 @@ static bool get_float(cf_ctx *ctx, const char *path, const cJSON *o, const char 
     return true;
 }
 
-static bool get_bool(cf_ctx *ctx, const char *path, const cJSON *o, const char *key, int32_t *v,
-                     cf_status *st) {
+bool cf__json_bool(cf_ctx *ctx, const char *path, const cJSON *o, const char *key, int32_t *v,
+                   cf_status *st) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j || cJSON_IsNull(j)) return true;
     if (!cJSON_IsBool(j)) {
@@ -183,30 +183,30 @@ cf_status cf__config_from_json(cf_ctx *ctx, const char *path, const cJSON *o, cf
               get_int(ctx, path, o, "vocab_size", &c->vocab_size, &st) &&
               get_int(ctx, path, o, "n_ctx", &c->n_ctx, &st) &&
               get_enum(ctx, path, o, "norm", cf__norm_parse, &norm, &st) &&
-              get_bool(ctx, path, o, "pre_norm", &c->pre_norm, &st) &&
-              get_bool(ctx, path, o, "final_norm", &c->final_norm, &st) &&
+              cf__json_bool(ctx, path, o, "pre_norm", &c->pre_norm, &st) &&
+              cf__json_bool(ctx, path, o, "final_norm", &c->final_norm, &st) &&
               get_float(ctx, path, o, "norm_eps", &c->norm_eps, &st) &&
               get_enum(ctx, path, o, "pos", cf__pos_parse, &pos, &st) &&
               get_float(ctx, path, o, "rope_theta", &c->rope_theta, &st) &&
               get_enum(ctx, path, o, "rope_style", cf__rope_parse, &rope, &st) &&
               get_enum(ctx, path, o, "act", cf__act_parse, &act, &st) &&
-              get_bool(ctx, path, o, "attn_bias", &c->attn_bias, &st) &&
-              get_bool(ctx, path, o, "mlp_bias", &c->mlp_bias, &st) &&
-              get_bool(ctx, path, o, "tie_embeddings", &c->tie_embeddings, &st) &&
-              get_bool(ctx, path, o, "causal", &c->causal, &st) &&
+              cf__json_bool(ctx, path, o, "attn_bias", &c->attn_bias, &st) &&
+              cf__json_bool(ctx, path, o, "mlp_bias", &c->mlp_bias, &st) &&
+              cf__json_bool(ctx, path, o, "tie_embeddings", &c->tie_embeddings, &st) &&
+              cf__json_bool(ctx, path, o, "causal", &c->causal, &st) &&
               get_int(ctx, path, o, "bos_id", &c->bos_id, &st) &&
               get_int(ctx, path, o, "eos_id", &c->eos_id, &st) &&
               get_int(ctx, path, o, "type_vocab_size", &c->type_vocab_size, &st) &&
-              get_bool(ctx, path, o, "embd_norm", &c->embd_norm, &st) &&
+              cf__json_bool(ctx, path, o, "embd_norm", &c->embd_norm, &st) &&
               get_int(ctx, path, o, "pad_id", &c->pad_id, &st) &&
               get_int(ctx, path, o, "pos_offset", &c->pos_offset, &st) &&
               get_int(ctx, path, o, "heads", &c->heads, &st) &&
               get_int(ctx, path, o, "n_labels", &c->n_labels, &st) &&
               get_int(ctx, path, o, "n_dec_layers", &c->n_dec_layers, &st) &&
               get_int(ctx, path, o, "src_vocab_size", &c->src_vocab_size, &st) &&
-              get_bool(ctx, path, o, "scale_embedding", &c->scale_embedding, &st) &&
-              get_bool(ctx, path, o, "logits_bias", &c->logits_bias, &st) &&
-              get_bool(ctx, path, o, "sinus_split", &c->sinus_split, &st) &&
+              cf__json_bool(ctx, path, o, "scale_embedding", &c->scale_embedding, &st) &&
+              cf__json_bool(ctx, path, o, "logits_bias", &c->logits_bias, &st) &&
+              cf__json_bool(ctx, path, o, "sinus_split", &c->sinus_split, &st) &&
               get_int(ctx, path, o, "decoder_start_id", &c->decoder_start_id, &st);
     c->family = (cf_family)fam;
     c->norm = (cf_norm_kind)norm;
@@ -244,7 +244,7 @@ static cf_status hf_gpt2_config(cf_ctx *ctx, const char *path, const cJSON *o, c
         !get_float(ctx, path, o, "layer_norm_epsilon", &c->norm_eps, &st) ||
         !get_id(ctx, path, o, "bos_token_id", &c->bos_id, &st) ||
         !get_id(ctx, path, o, "eos_token_id", &c->eos_id, &st) ||
-        !get_bool(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st))
+        !cf__json_bool(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st))
         return st;
     c->n_kv_heads = c->n_heads;
     c->head_dim = 0;
@@ -285,8 +285,8 @@ static cf_status hf_llama_config(cf_ctx *ctx, const char *path, const cJSON *o, 
         !get_int(ctx, path, o, "vocab_size", &c->vocab_size, &st) ||
         !get_float(ctx, path, o, "rms_norm_eps", &c->norm_eps, &st) ||
         !get_float(ctx, path, o, "rope_theta", &c->rope_theta, &st) ||
-        !get_bool(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st) ||
-        !get_bool(ctx, path, o, "attention_bias", &c->attn_bias, &st) ||
+        !cf__json_bool(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st) ||
+        !cf__json_bool(ctx, path, o, "attention_bias", &c->attn_bias, &st) ||
         !get_id(ctx, path, o, "bos_token_id", &c->bos_id, &st) ||
         !get_id(ctx, path, o, "eos_token_id", &c->eos_id, &st))
         return st;

@@ -61,18 +61,6 @@ static bool get_i32(cf_ctx *ctx, const char *path, const cJSON *o, const char *k
     return true;
 }
 
-static bool get_flag(cf_ctx *ctx, const char *path, const cJSON *o, const char *key, int32_t *v,
-                     cf_status *st) {
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!j || cJSON_IsNull(j)) return true;
-    if (!cJSON_IsBool(j)) {
-        *st = CF_FORMAT_ERR(ctx, "%s: field '%s' is not true/false", path, key);
-        return false;
-    }
-    *v = cJSON_IsTrue(j);
-    return true;
-}
-
 cf_status cf__hf_marian_config(cf_ctx *ctx, const char *path, const cJSON *o, cf_config *c) {
     cf_status st = CF_OK;
     *c = cf_config_marian();
@@ -87,9 +75,9 @@ cf_status cf__hf_marian_config(cf_ctx *ctx, const char *path, const cJSON *o, cf
         !get_i32(ctx, path, o, "max_position_embeddings", &c->n_ctx, &st) ||
         !get_i32(ctx, path, o, "vocab_size", &c->vocab_size, &st) ||
         !get_i32(ctx, path, o, "decoder_vocab_size", &dec_vocab, &st) ||
-        !get_flag(ctx, path, o, "share_encoder_decoder_embeddings", &share, &st) ||
-        !get_flag(ctx, path, o, "scale_embedding", &c->scale_embedding, &st) ||
-        !get_flag(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st) ||
+        !cf__json_bool(ctx, path, o, "share_encoder_decoder_embeddings", &share, &st) ||
+        !cf__json_bool(ctx, path, o, "scale_embedding", &c->scale_embedding, &st) ||
+        !cf__json_bool(ctx, path, o, "tie_word_embeddings", &c->tie_embeddings, &st) ||
         !get_i32(ctx, path, o, "pad_token_id", &c->pad_id, &st) ||
         !get_i32(ctx, path, o, "eos_token_id", &c->eos_id, &st) ||
         !get_i32(ctx, path, o, "bos_token_id", &c->bos_id, &st) ||

@@ -27,6 +27,10 @@ cf_status cf__load_weights_st(struct cf_model *m, cf_safetensors *st, cf_family 
 
 cJSON *cf__config_to_json(const cf_config *c);
 cf_status cf__config_from_json(cf_ctx *ctx, const char *path, const cJSON *o, cf_config *c);
+// Reads a true/false field of o into *v (1/0); absent or null leaves *v. False, with *st set to a
+// format error naming path and key, when the field is something else.
+bool cf__json_bool(cf_ctx *ctx, const char *path, const cJSON *o, const char *key, int32_t *v,
+                   cf_status *st);
 
 const char *cf__norm_name(int v);
 const char *cf__pos_name(int v);
