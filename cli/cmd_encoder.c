@@ -417,7 +417,9 @@ static cf_status answer(cf_ctx *ctx, cf_model *m, cf_tokenizer *tok, const char 
     return st;
 }
 
-// Answers every question of a SQuAD file and scores the answers with the official rules.
+// Answers every question of a SQuAD file and scores the answers with the official rules. A
+// question too long to leave room for the context in a window gets the empty answer (scored
+// as wrong, as a missing prediction is by the official script); the count is reported.
 static cf_status eval_squad(cf_ctx *ctx, cf_model *m, cf_tokenizer *tok, const cf_squad *d,
                             const qa_opts *o0, FILE *pred_json, cf_squad_result *res) {
     qa_opts o = *o0;
@@ -426,12 +428,18 @@ static cf_status eval_squad(cf_ctx *ctx, cf_model *m, cf_tokenizer *tok, const c
     cf_squad_preds *p = NULL;
     TRY(cf_squad_preds_create(ctx, &p));
     cf_status st = CF_OK;
-    int64_t n = cf_squad_size(d);
+    int64_t n = cf_squad_size(d), unfit = 0;
     if (pred_json) fputc('{', pred_json);
     for (int64_t i = 0; i < n && st == CF_OK && !g_stop; i++) {
         const cf_squad_question *q = cf_squad_get(d, i);
         cf_qa_answer a;
         st = answer(ctx, m, tok, q->question, q->context, (size_t)q->context_len, &o, &a);
+        if (st == CF_ERR_INVALID_ARG) {
+            if (!unfit++) fprintf(stderr, "question %s: %s; answered empty\n", q->id, cf_errmsg(ctx));
+            memset(&a, 0, sizeof a);
+            a.is_null = true;
+            st = CF_OK;
+        }
         if (st != CF_OK) break;
         const char *txt = q->context + a.start;
         size_t len = a.is_null || a.placeholder ? 0 : (size_t)(a.end - a.start);
@@ -454,6 +462,9 @@ static cf_status eval_squad(cf_ctx *ctx, cf_model *m, cf_tokenizer *tok, const c
     }
     if (isatty(2)) fputc('\n', stderr);
     if (pred_json) fputs("\n}\n", pred_json);
+    if (unfit)
+        fprintf(stderr, "%lld of %lld questions left no room for the context: answered empty\n",
+                (long long)unfit, (long long)n);
     if (st == CF_OK) st = cf_squad_evaluate(ctx, d, p, v, 1.0, res);
     cf_squad_preds_free(p);
     return st;
@@ -982,16 +993,24 @@ static void ex_free(examples *e) {
 }
 
 // QA training windows: the first gold answer's tokens inside the window's context part, or
-// (0, 0) (the [CLS] position) when the answer is not in the window or there is none.
+// (0, 0) (the [CLS] position) when the answer is not in the window or there is none. A question
+// too long to leave the context room in a window (CF_ERR_INVALID_ARG) is skipped and counted:
+// one odd question must not stop a training run; the count and the first are reported.
 static cf_status qa_examples(task_run *r, const cf_squad *d, int64_t max_len, int64_t stride,
                              examples *e, int64_t *n_questions) {
-    int64_t nq = 0;
+    int64_t nq = 0, skipped = 0;
     for (int64_t i = 0; i < cf_squad_size(d); i++) {
         const cf_squad_question *q = cf_squad_get(d, i);
         cf_qa_windows *w = NULL;
         cf_status st = cf_qa_windows_build(r->ctx, r->tok, q->question, strlen(q->question),
                                            q->context, (size_t)q->context_len, max_len, stride,
                                            &w);
+        if (st == CF_ERR_INVALID_ARG) {
+            if (!skipped++)
+                fprintf(stderr, "cformer train: skipping question %s: %s\n", q->id,
+                        cf_errmsg(r->ctx));
+            continue;
+        }
         if (st != CF_OK) return st;
         int64_t s_b = -1, e_b = -1;
         if (q->n_answers > 0) {
@@ -1047,8 +1066,12 @@ static cf_status qa_examples(task_run *r, const cf_squad *d, int64_t max_len, in
         cf_qa_windows_free(w);
         nq++;
     }
+    if (skipped)
+        fprintf(stderr, "cformer train: skipped %lld of %lld questions (no room for the context "
+                "in %lld tokens with a stride of %lld)\n", (long long)skipped,
+                (long long)cf_squad_size(d), (long long)max_len, (long long)stride);
     *n_questions = nq;
-    return CF_OK;
+    return nq > 0 ? CF_OK : CF_ERR_INVALID_ARG;
 }
 
 // Fine-tuning loop shared by classification and QA: epochs over shuffled examples, evaluation
@@ -1193,6 +1216,8 @@ int cmd_train_task(int argc, char **argv) {
         {"lr", OPT_FLOAT, "X", "peak learning rate (default: mlm 5e-4, others 5e-5)"},
         {"warmup", OPT_FLOAT, "X", "warmup as a fraction of the steps (default 0.1; mlm 0.06)"},
         {"weight-decay", OPT_FLOAT, "X", "AdamW decoupled weight decay (default 0.01)"},
+        {"beta2", OPT_FLOAT, "X", "AdamW second-moment decay (default 0.95)"},
+        {"grad-clip", OPT_FLOAT, "X", "global gradient-norm clipping, 0 for none (default 1)"},
         {"dropout", OPT_FLOAT, "X", "(not used: cformer trains without dropout)"},
         {"freeze-embeddings", OPT_FLAG, NULL, "do not train the embeddings"},
         {"freeze-layers", OPT_INT, "N", "do not train the first N blocks"},
@@ -1314,7 +1339,8 @@ int cmd_train_task(int argc, char **argv) {
     tp.lr = (float)opt_f(opts, "lr", task == CF_TASK_MLM ? 5e-4 : 5e-5);
     tp.min_lr = 0.0f;
     tp.weight_decay = (float)opt_f(opts, "weight-decay", 0.01);
-    tp.grad_clip = 1.0f;
+    tp.beta2 = (float)opt_f(opts, "beta2", tp.beta2);
+    tp.grad_clip = (float)opt_f(opts, "grad-clip", 1.0);
     tp.seed = r.seed;
     tp.val_fraction = 0;
     tp.eval_every = 0;

@@ -466,7 +466,7 @@ static void init_weights(cf_model *m, uint64_t seed) {
                            : sqrtf(2.0f / (float)(p->w->rows + p->w->cols));
             for (int64_t k = 0; k < n; k++) d[k] = s * cf__rng_normal(&rng);
         } else {
-            float s = p->residual ? res_std : std;
+            float s = p->residual && m->cfg.causal ? res_std : std;  // encoders: BERT's init
             for (int64_t k = 0; k < n; k++) d[k] = s * cf__rng_normal(&rng);
         }
     }

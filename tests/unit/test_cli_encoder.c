@@ -93,6 +93,21 @@ static void make_files(void) {
         n += (size_t)sprintf(buf + n, "]}]}\n");
         put(f ? "qa_dev.json" : "qa_train.json", buf);
     }
+    // One ordinary question and one too long to leave a 32-token window room for the context.
+    const char *longq = "what is the capital of the country that the film about the old city with "
+                        "the big plot and the poor acting was about and that is in europe ?";
+    snprintf(buf, 4096,
+             "{\"version\": \"1.1\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": "
+             "\"the capital of italy is rome .\", \"qas\": [{\"id\": \"short\", \"question\": "
+             "\"what is the capital of italy ?\", \"answers\": [{\"text\": \"rome\", \"answer_start\": "
+             "23}]}, {\"id\": \"long\", \"question\": \"%s\", \"answers\": [{\"text\": \"rome\", "
+             "\"answer_start\": 23}]}]}]}]}\n", longq);
+    put("qa_long.json", buf);
+    snprintf(buf, 4096,
+             "{\"version\": \"1.1\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": "
+             "\"the capital of italy is rome .\", \"qas\": [{\"id\": \"long\", \"question\": \"%s\", "
+             "\"answers\": [{\"text\": \"rome\", \"answer_start\": 23}]}]}]}]}\n", longq);
+    put("qa_only_long.json", buf);
     put("ctx.txt", "the film was good . the capital of italy is rome . a big city is old .");
     put("lines.txt", "the movie was really awful .\nthe acting was great .\n");
     put("broken.tsv", "1\tthe film was good .\n0 the film was bad .\n");
@@ -181,6 +196,22 @@ static void test_encoder_cli(void) {
     CF_CHECK(cf_cli_sh("train --task classify --model mlm --data broken.tsv --dev dev.tsv --out x") != 0);
     CF_CHECK_STR_CONTAINS(cf_cli_err, "broken.tsv:2");
     CF_CHECK(cf_cli_sh("train --task ner --data train.tsv") == 2);
+    CF_CHECK(cf_cli_sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --beta2 1.5 "
+                       "--steps 1 --out beta") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "beta2");
+
+    // A question too long for the window: training skips it (and says so), evaluation answers
+    // it with the empty string (scored wrong); a file of nothing else cannot train.
+    CF_CHECK_EQ(cf_cli_sh("train --task qa --model qa --data qa_long.json --dev qa_dev.json "
+                          "--epochs 1 --max-len 32 --doc-stride 8 --out qa_skip"), 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "skipped 1 of 2 questions");
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "skipping question long");
+    CF_CHECK_EQ(cf_cli_sh("qa --model qa --eval qa_long.json --max-len 32 --doc-stride 8"), 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "1 of 2 questions left no room");
+    CF_CHECK(value_after(cf_cli_out, "exact_match: ") <= 50.0);
+    CF_CHECK(cf_cli_sh("train --task qa --model qa --data qa_only_long.json --dev qa_dev.json "
+                       "--epochs 1 --max-len 32 --doc-stride 8 --out qa_none") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "skipped 1 of 1 questions");
 }
 
 const cf_test tests_cli_encoder[] = {
