@@ -1216,7 +1216,7 @@ int cmd_train_task(int argc, char **argv) {
         {"lr", OPT_FLOAT, "X", "peak learning rate (default: mlm 5e-4, others 5e-5)"},
         {"warmup", OPT_FLOAT, "X", "warmup as a fraction of the steps (default 0.1; mlm 0.06)"},
         {"weight-decay", OPT_FLOAT, "X", "AdamW decoupled weight decay (default 0.01)"},
-        {"beta2", OPT_FLOAT, "X", "AdamW second-moment decay (default 0.95)"},
+        {"beta2", OPT_FLOAT, "X", "AdamW second-moment decay (default 0.999, as BERT)"},
         {"grad-clip", OPT_FLOAT, "X", "global gradient-norm clipping, 0 for none (default 1)"},
         {"dropout", OPT_FLOAT, "X", "(not used: cformer trains without dropout)"},
         {"freeze-embeddings", OPT_FLAG, NULL, "do not train the embeddings"},
@@ -1339,7 +1339,7 @@ int cmd_train_task(int argc, char **argv) {
     tp.lr = (float)opt_f(opts, "lr", task == CF_TASK_MLM ? 5e-4 : 5e-5);
     tp.min_lr = 0.0f;
     tp.weight_decay = (float)opt_f(opts, "weight-decay", 0.01);
-    tp.beta2 = (float)opt_f(opts, "beta2", tp.beta2);
+    tp.beta2 = (float)opt_f(opts, "beta2", 0.999);  // BERT's (and transformers') AdamW setting
     tp.grad_clip = (float)opt_f(opts, "grad-clip", 1.0);
     tp.seed = r.seed;
     tp.val_fraction = 0;

@@ -35,6 +35,7 @@ YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b")
 NUM = re.compile(r"(?:\$|£|€)?\b\d+(?:,\d{3})*(?:\.\d+)?(?:\s+(?:million|billion|thousand|hundred|percent)|%)?")
 CAP = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|the|de|von|van|and|for)\s+)?[A-Z][\w'’-]*)*")
 WORD = re.compile(r"\b[a-zA-Z][a-z'-]{4,}\b")
+NP = re.compile(r"\b(?:the|a|an|his|her|its|their)\s+((?:[a-z][a-z'-]+\s+){0,2}[a-z][a-z'-]{2,})\b")
 
 
 def sentences(text):
@@ -52,35 +53,48 @@ def sentences(text):
 
 
 def candidates(sent, first):
-    """(start, end, wh) answer spans inside one sentence, best kinds first."""
-    out = []
+    """Answer spans inside one sentence, grouped by kind: a list of lists of (start, end, wh)
+    (years, other numbers, names, common noun phrases); single content words when none."""
+    years, nums, names, nps = [], [], [], []
     for m in YEAR.finditer(sent):
-        out.append((m.start(), m.end(), "when"))
+        years.append((m.start(), m.end(), "when"))
     for m in NUM.finditer(sent):
         if not YEAR.fullmatch(m.group()):
-            out.append((m.start(), m.end(), "how many"))
+            nums.append((m.start(), m.end(), "how many"))
     for m in CAP.finditer(sent):
         if m.start() == first and " " not in m.group():
             continue  # a capitalised sentence opening says nothing about names
         if m.group().lower() in STOP:
             continue
-        out.append((m.start(), m.end(), "what"))
-    if not out:
-        for m in WORD.finditer(sent):
-            if m.group().lower() not in STOP:
-                out.append((m.start(), m.end(), "what"))
-    return out
+        names.append((m.start(), m.end(), "what"))
+    for m in NP.finditer(sent):
+        words = m.group(1).split()
+        while words and words[-1] in STOP:
+            words.pop()
+        if words and not any(w in STOP for w in words):
+            a = m.start(1)
+            nps.append((a, a + len(" ".join(words)), "what"))
+    kinds = [k for k in (years, nums, names, nps) if k]
+    if not kinds:
+        words = [(m.start(), m.end(), "what") for m in WORD.finditer(sent)
+                 if m.group().lower() not in STOP]
+        kinds = [words] if words else []
+    return kinds
 
 
-def question(sent, a0, a1, wh, rng, drop):
-    """The sentence with sent[a0:a1] replaced by wh, a share of other words dropped, as a question."""
+def question(sent, a0, a1, wh, rng, drop, front):
+    """The sentence with sent[a0:a1] replaced by wh (or, with front, the wh-word moved to the
+    beginning and the gap left out, as questions are asked), a share of other words dropped."""
     left = sent[:a0].split()
     right = sent[a1:].split()
 
     def thin(words):
         return [w for w in words if rng.random() >= drop or w.lower() in ("not", "no")]
 
-    words = thin(left) + [wh] + thin(right)
+    if front:
+        words = [wh] + thin(left) + thin(right)
+    else:
+        words = thin(left) + [wh] + thin(right)
     q = " ".join(words).rstrip(" .!?;:,")
     return q[:1].upper() + q[1:] + "?"
 
@@ -109,7 +123,7 @@ def trim(context, start, n, max_chars, rng):
     return context[a:b], start - a
 
 
-def examples(ctx, rng, per_par, drop, cut_share, ids, max_chars):
+def examples(ctx, rng, per_par, drop, cut_share, ids, max_chars, front):
     spans = sentences(ctx)
     if len(spans) < 2:
         return []
@@ -118,15 +132,15 @@ def examples(ctx, rng, per_par, drop, cut_share, ids, max_chars):
     for s, e in spans[: per_par]:
         sent = ctx[s:e]
         first = len(sent) - len(sent.lstrip())
-        cands = candidates(sent, first)
-        if not cands:
+        kinds = candidates(sent, first)
+        if not kinds:
             continue
-        a0, a1, wh = rng.choice(cands)
+        a0, a1, wh = rng.choice(rng.choice(kinds))
         ans = sent[a0:a1].strip(" ,;:")
         if len(ans) < 2:
             continue
         a0 = sent.index(ans, a0)
-        q = question(sent, a0, a0 + len(ans), wh, rng, drop)
+        q = question(sent, a0, a0 + len(ans), wh, rng, drop, rng.random() < front)
         if not 4 <= len(q.split()) <= 24:
             continue
         context, start = ctx, s + a0
@@ -155,6 +169,8 @@ def main():
                     help="share of examples whose answer sentence is cut from the context")
     ap.add_argument("--max-context-chars", type=int, default=0,
                     help="cut contexts to the sentences around the answer that fit (0: whole)")
+    ap.add_argument("--front", type=float, default=0.5,
+                    help="share of questions with the wh-word moved to the front")
     ap.add_argument("--max", type=int, default=0, help="stop after this many examples (0: all)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
@@ -172,7 +188,7 @@ def main():
     paras, ids, n = [], [0], 0
     for ctx in ctxs:
         for context, qas in examples(ctx, rng, a.per_paragraph, a.drop, a.cut, ids,
-                                     a.max_context_chars):
+                                     a.max_context_chars, a.front):
             paras.append({"context": context, "qas": qas})
             n += 1
         if a.max and n >= a.max:
