@@ -5,7 +5,7 @@ The same model as `cformer train --task mlm` builds (BERT embeddings with an emb
 LayerNorm, post-norm blocks with exact GELU, the MLM head with its decoder tied to the word
 embeddings), the same data preparation (the corpus's lines WordPiece-tokenized and packed into
 [CLS] chunk [SEP] sequences of --max-len tokens, the last 1 % (at most 500) held out), BERT's
-80/10/10 masking of 15 % of the tokens, AdamW with linear warmup and decay. It prints the
+80/10/10 masking of 15 % of the tokens, AdamW with linear warmup and cosine decay. It prints the
 held-out masked-LM loss every --eval-every steps, as cformer does, so the two curves can be set
 side by side (docs/BERT.md, "The optimizer setting ...").
 
@@ -17,6 +17,7 @@ OPENBLAS_CORETYPE=SkylakeX. The WordPiece tokenizer here is a plain Python versi
 uncased one (lower-casing, accents stripped, punctuation split, greedy longest match).
 """
 import argparse
+import math
 import random
 import time
 import unicodedata
@@ -146,8 +147,13 @@ def main():
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, betas=(0.9, a.beta2), eps=1e-8,
                             weight_decay=a.weight_decay)
     wu = max(1, int(a.warmup * a.steps))
-    sch = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: s / wu if s < wu else max(0.0, (a.steps - s) / (a.steps - wu)))
+
+    def lr_at(s):  # cformer's schedule: linear warmup over wu steps, then cosine to 0
+        if s < wu:
+            return (s + 1) / wu
+        return 0.5 * (1.0 + math.cos(math.pi * (s - wu) / max(1, a.steps - wu)))
+
+    sch = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     t0 = time.time()
     for step in range(1, a.steps + 1):
         x, y, sel = masked([rng.choice(seqs) for _ in range(a.batch)], rng)

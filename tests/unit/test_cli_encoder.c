@@ -6,6 +6,7 @@
 // model learns them in seconds; the checks are on what it learned, so a broken loss, head,
 // saver or scorer fails them. Bad input (a broken TSV row, labels outside the label set, an
 // empty question, a missing head) must give an error that names it.
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -214,7 +215,40 @@ static void test_encoder_cli(void) {
     CF_CHECK_STR_CONTAINS(cf_cli_err, "skipped 1 of 1 questions");
 }
 
+// The masked-LM training path end to end against PyTorch (tools/gen_mlm_traj_refs.py replays
+// this exact run in torch: same initial weights, packing, batches, masks, AdamW, clipping and
+// schedule): the training loss of steps 5, 10, 15, 20 and the held-out loss after them.
+static void test_mlm_trajectory(void) {
+    if (!cf_cli_path()) return;
+    char model[PATH_MAX], corpus[PATH_MAX], want[4096];
+    if (!realpath(cf_test_fixture("bert_mlm"), model) ||
+        !realpath(cf_test_fixture("bert_mlm_traj/corpus.txt"), corpus)) {
+        CF_CHECK(!"fixtures bert_mlm and bert_mlm_traj (run /usr/bin/python3 tools/gen_mlm_traj_refs.py)");
+        return;
+    }
+    cf_cli_slurp(cf_test_fixture("bert_mlm_traj/expected.txt"), want, sizeof want);
+    CF_CHECK_EQ(cf_cli_sh("train --task mlm --model '%s' --data '%s' --max-len 16 --steps 20 "
+                          "--batch 8 --lr 1e-2 --warmup 0.1 --eval-every 5 --seed 3 --out traj",
+                          model, corpus), 0);
+    int rows = 0;
+    for (const char *w = want; *w; w = strchr(w, '\n') ? strchr(w, '\n') + 1 : w + strlen(w)) {
+        int step;
+        double loss, val;
+        if (*w == '#' || sscanf(w, "%d %lf %lf", &step, &loss, &val) != 3) continue;
+        char key[32];
+        snprintf(key, sizeof key, "step %d/20 | loss ", step);
+        const char *line = strstr(cf_cli_err, key);
+        CF_CHECK(line != NULL);
+        if (!line) continue;
+        CF_CHECK_NEAR(atof(line + strlen(key)), loss, 2e-4);
+        CF_CHECK_NEAR(value_after(line, "val loss "), val, 2e-4);
+        rows++;
+    }
+    CF_CHECK_EQ(rows, 4);
+}
+
 const cf_test tests_cli_encoder[] = {
     {"cli/encoder", test_encoder_cli},
+    {"cli/mlm_trajectory", test_mlm_trajectory},
     {NULL, NULL},
 };
