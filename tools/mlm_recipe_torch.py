@@ -107,6 +107,11 @@ def main():
     ap.add_argument("--beta2", type=float, default=0.999)
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--mask-prob", type=float, default=0.15)
+    ap.add_argument("--zero-biases", action="store_true",
+                    help="zero every bias after initialisation (cformer, transformers' BERT); "
+                         "default: torch's own (uniform for the feed-forward layers)")
+    ap.add_argument("--decay-matrices-only", action="store_true",
+                    help="weight decay on matrices and embeddings only (cformer, BERT)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -144,8 +149,16 @@ def main():
         return x, y, sel
 
     m = Bert(V, a.width, a.layers, a.heads or max(1, a.width // 64), a.max_len)
-    opt = torch.optim.AdamW(m.parameters(), lr=a.lr, betas=(0.9, a.beta2), eps=1e-8,
-                            weight_decay=a.weight_decay)
+    if a.zero_biases:
+        with torch.no_grad():
+            for name, p in m.named_parameters():
+                if name.endswith("bias") and "norm" not in name and not name.startswith("ln"):
+                    p.zero_()
+    groups = [{"params": [p for p in m.parameters() if p.dim() > 1 or not a.decay_matrices_only],
+               "weight_decay": a.weight_decay},
+              {"params": [p for p in m.parameters() if p.dim() <= 1 and a.decay_matrices_only],
+               "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, a.beta2), eps=1e-8)
     wu = max(1, int(a.warmup * a.steps))
 
     def lr_at(s):  # cformer's schedule: linear warmup over wu steps, then cosine to 0
