@@ -369,11 +369,16 @@ typedef struct qa_opts {
     cf_qa_params p;
 } qa_opts;
 
-// Runs every window of (question, context) and picks the answer span.
+// Runs every window of (question, context) and picks the answer span. *unfit (when given) is
+// set when the pair cannot be cut into windows (cf_qa_windows_build's CF_ERR_INVALID_ARG: the
+// question leaves the context no room), as distinct from any later failure.
 static cf_status answer(cf_ctx *ctx, cf_model *m, cf_tokenizer *tok, const char *q,
-                        const char *c, size_t clen, const qa_opts *o, cf_qa_answer *ans) {
+                        const char *c, size_t clen, const qa_opts *o, cf_qa_answer *ans,
+                        bool *unfit) {
     cf_qa_windows *w = NULL;
-    TRY(cf_qa_windows_build(ctx, tok, q, strlen(q), c, clen, o->max_len, o->stride, &w));
+    cf_status wst = cf_qa_windows_build(ctx, tok, q, strlen(q), c, clen, o->max_len, o->stride, &w);
+    if (unfit) *unfit = wst == CF_ERR_INVALID_ARG;
+    if (wst != CF_OK) return wst;
     int64_t T = 1;
     for (int64_t i = 0; i < w->n_windows; i++)
         if (w->w[i].n_tokens > T) T = w->w[i].n_tokens;
@@ -433,8 +438,9 @@ static cf_status eval_squad(cf_ctx *ctx, cf_model *m, cf_tokenizer *tok, const c
     for (int64_t i = 0; i < n && st == CF_OK && !g_stop; i++) {
         const cf_squad_question *q = cf_squad_get(d, i);
         cf_qa_answer a;
-        st = answer(ctx, m, tok, q->question, q->context, (size_t)q->context_len, &o, &a);
-        if (st == CF_ERR_INVALID_ARG) {
+        bool unfit_q;
+        st = answer(ctx, m, tok, q->question, q->context, (size_t)q->context_len, &o, &a, &unfit_q);
+        if (unfit_q) {
             if (!unfit++) fprintf(stderr, "question %s: %s; answered empty\n", q->id, cf_errmsg(ctx));
             memset(&a, 0, sizeof a);
             a.is_null = true;
@@ -558,7 +564,7 @@ int cmd_qa(int argc, char **argv) {
         goto done;
     }
     cf_qa_answer a;
-    if ((st = answer(ctx, m, tok, cli_get(opts, "question")->str, text, len, &o, &a)) != CF_OK)
+    if ((st = answer(ctx, m, tok, cli_get(opts, "question")->str, text, len, &o, &a, NULL)) != CF_OK)
         goto fail;
     if (a.is_null || a.placeholder) printf("\n");
     else printf("%.*s\n", (int)(a.end - a.start), text + a.start);

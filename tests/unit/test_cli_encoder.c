@@ -210,6 +210,10 @@ static void test_encoder_cli(void) {
     CF_CHECK_EQ(cf_cli_sh("qa --model qa --eval qa_long.json --max-len 32 --doc-stride 8"), 0);
     CF_CHECK_STR_CONTAINS(cf_cli_err, "1 of 2 questions left no room");
     CF_CHECK(value_after(cf_cli_out, "exact_match: ") <= 50.0);
+    // Only that case is answered empty: a bad parameter still stops the evaluation.
+    CF_CHECK(cf_cli_sh("qa --model qa --eval qa_long.json --max-len 32 --doc-stride 8 "
+                       "--max-answer-len 0") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "max_answer_len 0");
     CF_CHECK(cf_cli_sh("train --task qa --model qa --data qa_only_long.json --dev qa_dev.json "
                        "--epochs 1 --max-len 32 --doc-stride 8 --out qa_none") != 0);
     CF_CHECK_STR_CONTAINS(cf_cli_err, "skipped 1 of 1 questions");
