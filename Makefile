@@ -36,7 +36,8 @@ LIB_SRC := $(wildcard src/core/*.c src/tensor/*.c src/kernels/*.c src/kernels/re
              src/nn/*.c src/models/*.c src/infer/*.c src/train/*.c src/eval/*.c \
              src/tokenizers/*.c src/io/*.c)
 ifeq ($(ARCH),x86_64)
-ISA_SRC := src/kernels/x86/avx2.c src/kernels/x86/avx512.c src/kernels/x86/pack_avx2.c
+ISA_SRC := src/kernels/x86/avx2.c src/kernels/x86/avx512.c src/kernels/x86/pack_avx2.c \
+           src/kernels/x86/bf16_avx512.c
 else
 ISA_SRC := src/kernels/none.c
 endif
@@ -68,6 +69,10 @@ $(BUILD)/obj/src/kernels/x86/pack_avx2.o: src/kernels/x86/pack_avx2.c
 $(BUILD)/obj/src/kernels/x86/avx512.o: src/kernels/x86/avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(KFLAGS) -mavx512f -mavx512vl -mavx512dq -mavx512bw -mfma -mf16c -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/src/kernels/x86/bf16_avx512.o: src/kernels/x86/bf16_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KFLAGS) -mavx512f -mavx512vl -mavx512bw -mavx512bf16 -mfma -MMD -MP -c $< -o $@
 
 $(BUILD)/libcformer.a: $(LIB_OBJ)
 	@rm -f $@

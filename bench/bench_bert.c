@@ -138,9 +138,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     int nt = cf_ctx_n_threads(ctx), T = o.T;
-    printf("bench_bert: BERT L=%d C=%d H=%d F=%d V=%d (%s), T=%d, %d threads, %s kernels, %s\n",
-           c.n_layers, c.n_embd, c.n_heads, c.n_ff, c.vocab_size,
-           o.model ? o.model : "random weights", T, nt, cf_ctx_isa(ctx), bench_cpu_name());
+    printf("bench_bert: BERT L=%d C=%d H=%d F=%d V=%d (%s), T=%d, %d threads, %s kernels, %s "
+           "products, %s\n", c.n_layers, c.n_embd, c.n_heads, c.n_ff, c.vocab_size,
+           o.model ? o.model : "random weights", T, nt, cf_ctx_isa(ctx), cf_ctx_precision(ctx),
+           bench_cpu_name());
     if (o.check && check(m, o.check)) return 1;
 
     int maxb = o.batch > o.train_batch ? o.batch : o.train_batch;

@@ -38,8 +38,8 @@ int main(int argc, char **argv) {
         best_pp = pp > best_pp ? pp : best_pp;
         best_tg = tg > best_tg ? tg : best_tg;
     }
-    printf("bench_generate: GPT-2 124M F32, %d threads, %s kernels, %s\n", cf_ctx_n_threads(ctx),
-           cf_ctx_isa(ctx), bench_cpu_name());
+    printf("bench_generate: GPT-2 124M F32, %d threads, %s kernels, %s products, %s\n",
+           cf_ctx_n_threads(ctx), cf_ctx_isa(ctx), cf_ctx_precision(ctx), bench_cpu_name());
     printf("  pp%d: %.1f tokens/s   tg%d: %.1f tokens/s   peak RSS %.0f MiB\n", P, best_pp, G,
            best_tg, bench_peak_rss_mib());
     free(tok);

@@ -108,9 +108,10 @@ int main(int argc, char **argv) {
         if (f) fclose(f);
     }
     const cf_config *c = cf_model_config(m);
-    printf("model %s: %d+%d layers, C %d, H %d, F %d, V %d, %.2fM parameters; %d threads (%s)\n",
-           o.model, c->n_layers, c->n_dec_layers, c->n_embd, c->n_heads, c->n_ff, c->vocab_size,
-           (double)cf_model_n_params(m) / 1e6, cf_ctx_n_threads(ctx), cf_ctx_isa(ctx));
+    printf("model %s: %d+%d layers, C %d, H %d, F %d, V %d, %.2fM parameters; %d threads (%s, "
+           "%s products)\n", o.model, c->n_layers, c->n_dec_layers, c->n_embd, c->n_heads, c->n_ff,
+           c->vocab_size, (double)cf_model_n_params(m) / 1e6, cf_ctx_n_threads(ctx),
+           cf_ctx_isa(ctx), cf_ctx_precision(ctx));
     cf_s2s_decode_params p = cf_s2s_default_decode_params();
     p.beam_size = o.beam;
     p.max_batch = o.batch;

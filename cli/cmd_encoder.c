@@ -276,6 +276,7 @@ int cmd_classify(int argc, char **argv) {
         {"max-len", OPT_INT, "N", "tokens per sentence, longer ones are truncated (default: the "
                                   "model's context)"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts, "cformer classify --model PATH [--eval FILE.tsv] < lines",
@@ -287,7 +288,8 @@ int cmd_classify(int argc, char **argv) {
         fprintf(stderr, "cformer classify: --model is required\n");
         return 2;
     }
-    cf_ctx *ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    cf_ctx *ctx =
+        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;
@@ -503,6 +505,7 @@ int cmd_qa(int argc, char **argv) {
         {"null-threshold", OPT_FLOAT, "X", "SQuAD 2.0: answer \"\" when null - best > X (default 0)"},
         {"batch", OPT_INT, "N", "windows per forward pass (default 16)"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts,
@@ -523,7 +526,8 @@ int cmd_qa(int argc, char **argv) {
         fprintf(stderr, "cformer qa: the question is empty\n");
         return 2;
     }
-    cf_ctx *ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    cf_ctx *ctx =
+        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;
@@ -592,6 +596,7 @@ int cmd_embed(int argc, char **argv) {
         {"batch", OPT_INT, "N", "sentences per forward pass (default 32)"},
         {"max-len", OPT_INT, "N", "tokens per sentence (default: the model's context)"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts, "cformer embed --model PATH [--pooling cls|mean] "
@@ -612,7 +617,8 @@ int cmd_embed(int argc, char **argv) {
             return 2;
         }
     }
-    cf_ctx *ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    cf_ctx *ctx =
+        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;

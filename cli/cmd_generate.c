@@ -29,6 +29,7 @@ int cmd_generate(int argc, char **argv) {
         {"ignore-eos", OPT_FLAG, NULL, "keep generating after end-of-sequence"},
         {"ctx", OPT_INT, "N", "context length to allocate (default: the model's, at most 8192)"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {"quiet", OPT_FLAG, NULL, "no statistics on stderr"},
         {NULL},
     };
@@ -57,7 +58,8 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "cformer generate: --max-tokens must be >= 0\n");
         return 2;
     }
-    cf_ctx *ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    cf_ctx *ctx =
+        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;

@@ -13,6 +13,7 @@ int cmd_perplexity(int argc, char **argv) {
         {"stride", OPT_INT, "N", "window step (default: half the window)"},
         {"no-bos", OPT_FLAG, NULL, "do not start with the BOS token"},
         {"threads", OPT_INT, "N", "threads"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts, "cformer perplexity --model PATH --file TEXT [options]",
@@ -28,7 +29,8 @@ int cmd_perplexity(int argc, char **argv) {
     size_t len = 0;
     char *text = cli_read_file(file->str, &len);
     if (!text) return 1;
-    cf_ctx *ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    cf_ctx *ctx =
+        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) {
         free(text);
         return 1;

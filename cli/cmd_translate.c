@@ -150,6 +150,7 @@ int cmd_translate(int argc, char **argv) {
         {"max-len-b", OPT_INT, "N", "... + N (10)"},
         {"length-penalty", OPT_FLOAT, "X", "hypotheses rank by log p / length^X (1.0)"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts, "cformer translate --model PATH [--beam N] < source.txt",
@@ -171,7 +172,8 @@ int cmd_translate(int argc, char **argv) {
         fprintf(stderr, "cformer translate: --batch-tokens must be >= 1\n");
         return 2;
     }
-    cf_ctx *ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    cf_ctx *ctx =
+        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_s2s_tokenizer *tok = NULL;

@@ -114,19 +114,30 @@ int cli_fail(cf_ctx *ctx, const char *cmd, cf_status st) {
     return 1;
 }
 
-cf_ctx *cli_ctx(int n_threads) {
+cf_ctx *cli_ctx_prec(int n_threads, const char *precision) {
     cf_ctx_params p = cf_ctx_default_params();
     p.n_threads = n_threads;
+    p.precision = precision;
     cf_ctx *ctx = NULL;
     cf_status st = cf_ctx_create(&p, &ctx);
     if (st != CF_OK) {
-        const char *isa = getenv("CF_ISA");
-        fprintf(stderr, "cformer: cannot create a context: %s%s%s\n", cf_status_str(st),
-                st == CF_ERR_UNSUPPORTED ? "; CF_ISA=" : "", st == CF_ERR_UNSUPPORTED && isa ? isa : "");
+        const char *isa = getenv("CF_ISA"), *prec = precision ? precision : getenv("CF_PRECISION");
+        bool bf16 = prec && !strcmp(prec, "bf16");
+        fprintf(stderr, "cformer: cannot create a context: %s", cf_status_str(st));
+        if (st == CF_ERR_INVALID_ARG)
+            fprintf(stderr, ": precision '%s' is not fp32 or bf16", prec ? prec : "");
+        else if (st == CF_ERR_UNSUPPORTED && bf16)
+            fprintf(stderr, ": bf16 needs a CPU with AVX512_BF16, the AVX-512 kernels and the "
+                            "packed-weight cache (not CF_BLAS, not CF_PREPACK < 0)");
+        else if (st == CF_ERR_UNSUPPORTED)
+            fprintf(stderr, "; CF_ISA=%s", isa ? isa : "");
+        fputc('\n', stderr);
         return NULL;
     }
     return ctx;
 }
+
+cf_ctx *cli_ctx(int n_threads) { return cli_ctx_prec(n_threads, NULL); }
 
 static bool is_file(const char *p) {
     struct stat s;

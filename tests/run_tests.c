@@ -23,13 +23,13 @@ extern const cf_test tests_kernels[], tests_nn[], tests_model[], tests_io[], tes
 extern const cf_test tests_eval[];
 extern const cf_test tests_cli_encoder[];
 extern const cf_test tests_s2s_train[], tests_cli_translate[];
-extern const cf_test tests_prepack[];
+extern const cf_test tests_prepack[], tests_bf16[];
 static const cf_test *const TABLES[] = {tests_kernels, tests_nn,        tests_model,  tests_io,
                                         tests_tokenizer, tests_train, tests_infer,  tests_golden,
                                         tests_loaders, tests_cli, tests_tokenizer_golden,
                                         tests_bert, tests_s2s, tests_s2s_grad,
                                         tests_eval, tests_cli_encoder, tests_s2s_train,
-                                        tests_cli_translate, tests_prepack};
+                                        tests_cli_translate, tests_prepack, tests_bf16};
 
 double cf_test_compare(const char *what, const float *got, const float *want, int64_t n,
                        double atol, double rtol) {

@@ -112,7 +112,17 @@ class Model(nn.Module):
     def encode(self, src, pad_mask):
         x = self.embed(src)
         for layer in self.enc:
-            x = layer(x, src_key_padding_mask=pad_mask)
+            if torch.is_autocast_cpu_enabled():  # the fused fast paths reject autocast's bf16
+                a, C = layer.self_attn, self.C
+                q, k, v = (self.split(y) for y in
+                           F.linear(x, a.in_proj_weight, a.in_proj_bias).split(C, -1))
+                s = q @ k.transpose(2, 3) / math.sqrt(self.D)
+                s = s.masked_fill(pad_mask[:, None, None, :], float("-inf"))
+                h = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(x.shape)
+                x = layer.norm1(x + F.linear(h, a.out_proj.weight, a.out_proj.bias))
+                x = layer.norm2(x + layer._ff_block(x))
+            else:
+                x = layer(x, src_key_padding_mask=pad_mask)
         return x
 
     def logits(self, x):
@@ -333,6 +343,9 @@ def main():
     ap.add_argument("--tgt-ids", help="target ids for the training measurement")
     ap.add_argument("--train-steps", type=int, default=0)
     ap.add_argument("--max-tokens", type=int, default=3000)
+    ap.add_argument("--bf16", action="store_true",
+                    help="decode under torch.autocast('cpu', torch.bfloat16): matrix products in "
+                         "bf16 (oneDNN), the counterpart of cformer's --precision bf16")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -340,7 +353,7 @@ def main():
     srcs = read_ids(args.ids)
     order = sorted(range(len(srcs)), key=lambda i: (len(srcs[i]), i))
     results = [None] * len(srcs)
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
         translate_batch(model, [srcs[i] for i in order[:16]], args.beam)  # warm-up
         MODEL_SECONDS[0] = 0.0
         t0 = time.perf_counter()
@@ -352,7 +365,7 @@ def main():
         model_secs = MODEL_SECONDS[0]
     tgt_tokens = sum(len(r[1]) + (1 if r[2] else 0) for r in results)
     print(f"torch {torch.__version__}, {args.threads} threads, BLAS: "
-          f"{os.environ.get('LD_LIBRARY_PATH', 'default')}")
+          f"{os.environ.get('LD_LIBRARY_PATH', 'default')}{', autocast bf16' if args.bf16 else ''}")
     print(f"decode beam {args.beam}, batch {args.batch}: {len(srcs)} sentences, {tgt_tokens} "
           f"target tokens in {secs:.2f} s: {tgt_tokens / secs:.0f} target tokens/s (of which the "
           f"network {model_secs:.2f} s, the search bookkeeping {secs - model_secs:.2f} s)")

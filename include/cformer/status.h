@@ -49,6 +49,11 @@ typedef struct cf_ctx_params {
     int prepack_mib;  // inference keeps weight matrices packed for the GEMM (one more copy of
                       // them), at most this many MiB per model. 0: CF_PREPACK from the
                       // environment (MiB; 0 = off), else 4096; < 0: off. Unused with a BLAS.
+    const char *precision;  // NULL: CF_PRECISION from the environment, else "fp32". "bf16":
+                      // inference products with weight matrices (linear layers, 2 rows or
+                      // more) round both operands to bf16 and sum in fp32, about twice as fast;
+                      // needs AVX512_BF16 (CF_ERR_UNSUPPORTED otherwise) and the prepacked
+                      // weights (not with a BLAS or prepack_mib < 0). Training stays fp32.
 } cf_ctx_params;
 
 CF_API cf_ctx_params cf_ctx_default_params(void);
@@ -67,6 +72,7 @@ CF_API const char *cf_ctx_isa(const cf_ctx *ctx);
 // Name of the external BLAS in use ("openblas"), or NULL when cformer's own GEMM does all.
 CF_API const char *cf_ctx_blas(const cf_ctx *ctx);
 CF_API int cf_ctx_n_threads(const cf_ctx *ctx);
+CF_API const char *cf_ctx_precision(const cf_ctx *ctx);  // "fp32" or "bf16"
 
 // Replaces the allocator used by every cformer allocation (process wide; call before creating
 // any context). Passing NULL for all three restores malloc/realloc/free. Memory returned to

@@ -77,6 +77,10 @@ cf_status cf_ctx_create(const cf_ctx_params *params, cf_ctx **out) {
     }
     if (n < 1) n = 1;
     if (n > 256) n = 256;
+    const char *prec = p.precision ? p.precision : getenv("CF_PRECISION");
+    bool bf16 = prec && !strcmp(prec, "bf16");
+    if (prec && *prec && !bf16 && strcmp(prec, "fp32")) return CF_ERR_INVALID_ARG;
+    if (bf16 && !cpu.avx512bf16) return CF_ERR_UNSUPPORTED;
     const char *isa = p.isa ? p.isa : getenv("CF_ISA");
     const cf_kernels *k = cf__kernels_select(&cpu, isa);
     if (!k) return CF_ERR_UNSUPPORTED;
@@ -99,6 +103,12 @@ cf_status cf_ctx_create(const cf_ctx_params *params, cf_ctx **out) {
     }
     ctx->prepack_budget = pp > 0 && !ctx->blas ? (size_t)(pp < (1LL << 30) ? pp : 1LL << 30) << 20
                                                : 0;
+    // bf16 runs only on the prepacked weights, with the AVX-512 kernels' scratch.
+    ctx->bf16 = bf16 && ctx->prepack_budget && !strcmp(k->name, "avx512");
+    if (bf16 && !ctx->bf16) {
+        cf_ctx_free(ctx);
+        return CF_ERR_UNSUPPORTED;
+    }
     if (!ctx->scratch || !ctx->pool) {
         cf_ctx_free(ctx);
         return CF_ERR_NOMEM;
@@ -117,3 +127,4 @@ void cf_ctx_free(cf_ctx *ctx) {
 const char *cf_ctx_isa(const cf_ctx *ctx) { return ctx->k->name; }
 const char *cf_ctx_blas(const cf_ctx *ctx) { return ctx->blas ? ctx->blas->name : NULL; }
 int cf_ctx_n_threads(const cf_ctx *ctx) { return ctx->n_threads; }
+const char *cf_ctx_precision(const cf_ctx *ctx) { return ctx->bf16 ? "bf16" : "fp32"; }

@@ -260,14 +260,14 @@ static void gemv_task(int ith, int nth, void *arg) {
 
 // Thread grid tm x tn = nth minimising packing traffic tn*M + tm*N (each thread packs its rows
 // of A and its columns of B; with B pre-packed, reads its columns of B), while leaving every
-// thread at least one tile. Returns tm, or 0 when no grid does.
-static int thread_rows(const cf_kernels *k, int nth, int64_t M, int64_t N) {
+// thread at least one mr x nr tile. Returns tm, or 0 when no grid does.
+int cf__gemm_grid(int mr, int nr, int nth, int64_t M, int64_t N) {
     int best_tm = 0;
     double best = -1;
     for (int tm = 1; tm <= nth; tm++) {
         if (nth % tm) continue;
         int tn = nth / tm;
-        if ((M + k->mr - 1) / k->mr < tm || (N + k->nr - 1) / k->nr < tn) continue;
+        if ((M + mr - 1) / mr < tm || (N + nr - 1) / nr < tn) continue;
         double cost = (double)tn * (double)M + (double)tm * (double)N;
         if (best < 0 || cost < best) {
             best = cost;
@@ -300,7 +300,7 @@ void cf__gemm(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, fl
         cf__gemm_st(k, ctx->scratch, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    int tm = thread_rows(k, nth, M, N);
+    int tm = cf__gemm_grid(k->mr, k->nr, nth, M, N);
     if (!tm) {
         cf__gemm_st(k, ctx->scratch, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -317,7 +317,7 @@ void cf__gemm_packed(cf_ctx *ctx, bool ta, int64_t M, int64_t N, int64_t K, floa
     int nth = ctx->n_threads;
     int64_t Np = (N + k->nr - 1) / k->nr * k->nr;
     double flops = 2.0 * (double)M * (double)N * (double)K;
-    int tm = flops < 2e5 || nth == 1 ? 0 : thread_rows(k, nth, M, N);
+    int tm = flops < 2e5 || nth == 1 ? 0 : cf__gemm_grid(k->mr, k->nr, nth, M, N);
     if (!tm) {
         gemm_packed_st(k, ctx->scratch, ta, M, 0, N, Np, K, alpha, A, lda, Bp, beta, bias, C,
                        ldc);

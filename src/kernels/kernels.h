@@ -121,6 +121,9 @@ size_t cf__gemm_scratch_floats(const cf_kernels *k);
 void cf__gemm(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc);
+// The thread grid tm x tn = nth for an M x N product in mr x nr tiles with the least packing
+// traffic, every thread with a tile at least; returns tm, or 0 when no grid gives each a tile.
+int cf__gemm_grid(int mr, int nr, int nth, int64_t M, int64_t N);
 // Same, single-threaded, with explicit scratch (cf__gemm_scratch_floats floats).
 void cf__gemm_st(const cf_kernels *k, float *scratch, bool ta, bool tb, int64_t M, int64_t N,
                  int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -144,5 +147,33 @@ void cf__gemm_pack_b(cf_ctx *ctx, bool tb, int64_t N, int64_t K, const float *B,
 void cf__gemm_packed(cf_ctx *ctx, bool ta, int64_t M, int64_t N, int64_t K, float alpha,
                      const float *A, int64_t lda, const float *Bp, float beta, const float *bias,
                      float *C, int64_t ldc);
+
+// ---- bf16 products for inference (kernels/gemm_bf16.c, kernels/x86/bf16_avx512.c) ----
+//
+// With cf_ctx_params.precision "bf16" (AVX512_BF16 CPUs only) the linear layers' inference
+// products round both operands to bf16 (nearest even) and sum the products in fp32: the weight
+// packed once as bf16 pairs, the activations rounded as they are packed. Layout in gemm_bf16.c.
+#define CF_BF16_MR 14
+#define CF_BF16_NR 32
+#define CF_BF16_KC 384  // even
+#define CF_BF16_MC 140  // multiple of CF_BF16_MR
+#define CF_BF16_NC 3072 // multiple of CF_BF16_NR
+
+// Bytes of a packed (K x N) op(B).
+size_t cf__gemm_bf16_packed_bytes(int64_t N, int64_t K);
+// dst <- op(B) packed as bf16 pairs; B as in cf__gemm_pack_b (N x K with tb, else K x N).
+void cf__gemm_bf16_pack_b(cf_ctx *ctx, bool tb, int64_t N, int64_t K, const float *B, int64_t ldb,
+                          void *dst);
+// C (M x N, ldc) = A (M x K, lda, row-major) * op(B) + (bias in every row, or nothing: C is not
+// read), with Bp from cf__gemm_bf16_pack_b for the same N and K. Threaded over ctx's pool.
+void cf__gemm_bf16_packed(cf_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                          int64_t lda, const void *Bp, const float *bias, float *C, int64_t ldc);
+// The ISA pieces (x86/bf16_avx512.c): c[mm x NR] = (acc ? c : bias ? bias (NR floats) in every
+// row : 0) + packed a (x) packed b over kq pairs; dst <- a panel of R interleaved rows (<= R) of
+// A over kc columns (R = MR: A's panels; R = NR: the weight's, from the rows of W).
+void cf__bf16_micro_avx512(int mm, int64_t kq, const uint32_t *a, const uint32_t *b, float *c,
+                           int64_t ldc, bool acc, const float *bias);
+void cf__bf16_pack_rows_avx512(int R, int rows, const float *A, int64_t lda, int64_t kc,
+                               uint32_t *dst);
 
 #endif

@@ -49,10 +49,21 @@ void cf__graph_begin(cf_graph *g, bool train, bool measure) {
     g->prepack = NULL;
 }
 
+// An arena that must grow again (inference on growing shapes: batches sorted by length) grows
+// by half at least, so a run of growing batches reallocates a few times, not once per batch:
+// every reallocation is fresh memory, and first touches are costly (page faults; under a
+// hypervisor, the host backing the page as well). The first reservation is exact.
+static cf_status grow(cf_arena *a) {
+    if (a->peak <= a->cap) return CF_OK;
+    size_t want = a->peak;
+    if (a->cap && want < a->cap + a->cap / 2) want = a->cap + a->cap / 2;
+    return cf__arena_reserve(a, want);
+}
+
 cf_status cf__graph_plan(cf_graph *g) {
     if (g->oom) return CF_ERR_NOMEM;
-    if (g->act.peak > g->act.cap) CF_TRY(cf__arena_reserve(&g->act, g->act.peak));
-    if (g->grads.peak > g->grads.cap) CF_TRY(cf__arena_reserve(&g->grads, g->grads.peak));
+    CF_TRY(grow(&g->act));
+    CF_TRY(grow(&g->grads));
     return CF_OK;
 }
 

@@ -65,12 +65,19 @@ cf_tensor *cf__linear(cf_graph *g, cf_tensor *x, const cf_weight *w, const cf_we
     cf_tensor *y = cf__tensor(g, x->ndim, shape);
     int64_t rows = x->n / in, out = w->rows;
     // Inference with the model's cache: W packed once, not on every call (prepack.c).
-    const float *wp = NULL;
-    if (g->prepack && !g->train && rows >= CF_PREPACK_MIN_ROWS) wp = cf__prepack_get(g, w);
+    const void *wp = NULL;
+    // (One row is a GEMV on the stored weights in fp32; in bf16 it too takes the packed bf16
+    // weights: half the bytes to read, and a row's result does not depend on its batch.)
+    if (g->prepack && !g->train && (rows >= CF_PREPACK_MIN_ROWS || g->ctx->bf16))
+        wp = cf__prepack_get(g, w);
     if (!g->measure && wp) {
         // The bias goes in tile by tile with the product: no pass of its own over y.
-        cf__gemm_packed(g->ctx, false, rows, out, in, 1.0f, x->data, in, wp, 0.0f,
-                        b ? b->data : NULL, y->data, out);
+        if (g->ctx->bf16)
+            cf__gemm_bf16_packed(g->ctx, rows, out, in, x->data, in, wp, b ? b->data : NULL,
+                                 y->data, out);
+        else
+            cf__gemm_packed(g->ctx, false, rows, out, in, 1.0f, x->data, in, wp, 0.0f,
+                            b ? b->data : NULL, y->data, out);
     } else if (!g->measure) {
         float beta = 0.0f;
         if (b) {

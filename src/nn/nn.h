@@ -134,11 +134,12 @@ void cf__prepack_invalidate(cf_prepack *p);
 // Bytes of packed matrices held now, or (planned) those noted so far, packed or not, capped
 // at the budget.
 size_t cf__prepack_bytes(const cf_prepack *p, bool planned);
-// W packed for g->ctx's kernels as cf__gemm_pack_b packs op(B) of y = x W^T (borrowed, valid
-// until the cache is invalidated or freed), packed now when missing or stale. NULL when g has
+// W packed for g->ctx's kernels as cf__gemm_pack_b packs op(B) of y = x W^T (as bf16 pairs by
+// cf__gemm_bf16_pack_b in a bf16 context; borrowed, valid until the cache is invalidated or
+// freed), packed now when missing or stale. NULL when g has
 // no cache, in a measuring pass (which notes the entry), past the budget, or out of memory
 // (which also sets g->oom): the caller then multiplies unpacked.
-const float *cf__prepack_get(cf_graph *g, const cf_weight *w);
+const void *cf__prepack_get(cf_graph *g, const cf_weight *w);
 
 // ---- layers ----
 

@@ -9,7 +9,9 @@
 // ever used after it; the next inference packs afresh. A measuring pass
 // only notes the entries (their size is what cf_model_memory reports). Packing stops at the
 // budget: matrices past it keep being packed per call. Running out of memory for the cache sets
-// g->oom, so the call reports CF_ERR_NOMEM like any other planned allocation.
+// g->oom, so the call reports CF_ERR_NOMEM like any other planned allocation. A bf16 context
+// (ctx->bf16) packs the weights as bf16 pairs for cf__gemm_bf16_packed instead (half the bytes);
+// an entry records which form it holds.
 #include <string.h>
 
 #include "nn.h"
@@ -19,9 +21,10 @@ typedef struct prepack_entry {
     int64_t rows, cols, ld;
     bool trans;
     const cf_kernels *k;      // the table packed for; NULL: not packed yet
+    bool bf16;                // packed as bf16 pairs (cf__gemm_bf16_pack_b)
     uint64_t version;         // the cache's version when packed
-    float *packed;            // NULL until packed
-    size_t floats;            // cf__gemm_packed_floats for this view
+    void *packed;             // NULL until packed
+    size_t bytes;             // the packed size for this view and form
 } prepack_entry;
 
 struct cf_prepack {
@@ -75,7 +78,12 @@ static bool same_view(const prepack_entry *e, const cf_weight *w) {
 }
 
 // The entry of w, made when missing; NULL when the table cannot grow.
-static prepack_entry *find(cf_prepack *p, const cf_weight *w, const cf_kernels *k) {
+static size_t packed_bytes(const cf_ctx *ctx, const cf_weight *w) {
+    if (ctx->bf16) return cf__gemm_bf16_packed_bytes(w->rows, w->cols);
+    return cf__gemm_packed_floats(ctx->k, w->rows, w->cols) * sizeof(float);
+}
+
+static prepack_entry *find(cf_prepack *p, const cf_weight *w, const cf_ctx *ctx) {
     if (p->cap) {
         for (size_t i = slot_of(w->data, p->cap);; i = (i + 1) & (p->cap - 1)) {
             prepack_entry *e = &p->e[i];
@@ -100,41 +108,45 @@ static prepack_entry *find(cf_prepack *p, const cf_weight *w, const cf_kernels *
     size_t i = slot_of(w->data, p->cap);
     while (p->e[i].data) i = (i + 1) & (p->cap - 1);
     prepack_entry *e = &p->e[i];
-    *e = (prepack_entry){w->data, w->rows, w->cols, w->ld, w->trans, NULL, 0, NULL, 0};
-    e->floats = cf__gemm_packed_floats(k, w->rows, w->cols);
+    *e = (prepack_entry){w->data, w->rows, w->cols, w->ld, w->trans, NULL, false, 0, NULL, 0};
+    e->bytes = packed_bytes(ctx, w);
     p->n++;
-    p->planned += e->floats * sizeof(float);
+    p->planned += e->bytes;
     return e;
 }
 
-const float *cf__prepack_get(cf_graph *g, const cf_weight *w) {
+const void *cf__prepack_get(cf_graph *g, const cf_weight *w) {
     cf_prepack *p = g->prepack;
     if (!p || !w->data) return NULL;
-    const cf_kernels *k = g->ctx->k;
-    prepack_entry *e = find(p, w, k);
+    cf_ctx *ctx = g->ctx;
+    const cf_kernels *k = ctx->k;
+    prepack_entry *e = find(p, w, ctx);
     if (!e) g->oom = true;  // the cache is part of the memory inference plans for
     if (!e || g->measure) return NULL;
-    if (e->packed && e->k == k && e->version == p->version) return e->packed;
-    size_t floats = cf__gemm_packed_floats(k, w->rows, w->cols);
-    if (!e->packed || e->floats != floats) {
-        size_t held = p->held - (e->packed ? e->floats * sizeof(float) : 0);
+    if (e->packed && e->k == k && e->bf16 == ctx->bf16 && e->version == p->version)
+        return e->packed;
+    size_t bytes = packed_bytes(ctx, w);
+    if (!e->packed || e->bytes != bytes) {
+        size_t held = p->held - (e->packed ? e->bytes : 0);
         cf__free(e->packed);
         e->packed = NULL;
         p->held = held;
-        p->planned = p->planned - e->floats * sizeof(float) + floats * sizeof(float);
-        e->floats = floats;
-        if (held + floats * sizeof(float) > p->budget) return NULL;
-        e->packed = cf__malloc(floats * sizeof(float));
+        p->planned = p->planned - e->bytes + bytes;
+        e->bytes = bytes;
+        if (held + bytes > p->budget) return NULL;
+        e->packed = cf__malloc(bytes);
         if (!e->packed) {
             g->oom = true;
             return NULL;
         }
-        p->held = held + floats * sizeof(float);
+        p->held = held + bytes;
     }
     // y = x W^T: W (out = rows, in = cols) is op(B)^T, i.e. B with tb; stored transposed
     // (Conv1D: (in, out)) it is B itself.
-    cf__gemm_pack_b(g->ctx, !w->trans, w->rows, w->cols, w->data, w->ld, e->packed);
+    if (ctx->bf16) cf__gemm_bf16_pack_b(ctx, !w->trans, w->rows, w->cols, w->data, w->ld, e->packed);
+    else cf__gemm_pack_b(ctx, !w->trans, w->rows, w->cols, w->data, w->ld, e->packed);
     e->k = k;
+    e->bf16 = ctx->bf16;
     e->version = p->version;
     return e->packed;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "../../src/internal.h"
 #include "../test.h"
 #include "cli_shell.h"
 
@@ -85,6 +86,21 @@ static void test_translate_cli(void) {
     // The same output whatever the blocks and threads; greedy agrees on this easy task.
     CF_CHECK_EQ(cf_cli_sh("translate --model cpy --beam 4 --batch-tokens 1 --threads 2 < dv.src"), 0);
     CF_CHECK(!strcmp(cf_cli_out, beam_out));
+    // bf16 products (where the CPU has them): the same task, as well translated; an unknown
+    // precision is refused by name.
+    if (cf__cpu_detect().avx512bf16) {
+        CF_CHECK_EQ(cf_cli_sh("translate --model cpy --beam 4 --precision bf16 < dv.src"), 0);
+        CF_CHECK_EQ(count_lines(cf_cli_out), 60);
+        f = open_in("dv.hyp16");
+        fputs(cf_cli_out, f);
+        fclose(f);
+        CF_CHECK(bleu_of("dv.hyp16", "dv.cpy") > 90.0);
+    } else {
+        CF_CHECK(cf_cli_sh("translate --model cpy --precision bf16 < dv.src") != 0);
+        CF_CHECK_STR_CONTAINS(cf_cli_err, "AVX512_BF16");
+    }
+    CF_CHECK(cf_cli_sh("translate --model cpy --precision fp8 < dv.src") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "precision 'fp8'");
     // Empty lines, invalid UTF-8, an over-long line, no final newline: one line out per line in.
     f = open_in("odd.src");
     fputs("alpha bravo\n\n   \ncharlie \xff\xfe delta\n", f);

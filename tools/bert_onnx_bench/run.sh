@@ -2,6 +2,8 @@
 # Runs cformer, ONNX Runtime and (optionally) PyTorch on the same BERT-base weights, interleaved,
 # for docs/BENCHMARKS.md ("BERT"). Needs a quiet machine; see README.md for the setup.
 #   tools/bert_onnx_bench/run.sh OUT infer [ROUNDS]   inference, batch 1 and 32, 1 and 2 threads
+#                                                     (cformer also with --precision bf16 where
+#                                                     the CPU has AVX512_BF16)
 #   tools/bert_onnx_bench/run.sh OUT train [ROUNDS]   cformer fine-tuning, batch 32, 2 threads
 #   tools/bert_onnx_bench/run.sh OUT torch [ROUNDS]   PyTorch, stock and OpenBLAS (OPENBLAS_DIR)
 # OUT is the folder bert_torch.py make wrote. ORT_NODE points at onnxruntime-node
@@ -24,6 +26,10 @@ while [ "$r" -le "$rounds" ]; do
         for t in 1 2; do
             echo "== round $r: build/bench_bert --model $out/model --threads $t --no-train --rounds 2"
             $bb --model "$out/model" --threads "$t" --no-train --rounds 2
+            if grep -qw avx512_bf16 /proc/cpuinfo; then
+                echo "== round $r: CF_PRECISION=bf16 build/bench_bert --model $out/model --threads $t --no-train --rounds 2"
+                CF_PRECISION=bf16 $bb --model "$out/model" --threads "$t" --no-train --rounds 2
+            fi
             echo "== round $r: bench_ort.js $out --threads $t --rounds 2"
             node "$here/bench_ort.js" "$out" --threads "$t" --rounds 2
         done ;;

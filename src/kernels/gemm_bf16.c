@@ -1,0 +1,188 @@
+// bf16 products for inference: C = A * op(B) (+ bias) with both operands rounded to bf16
+// (nearest even) and every product summed in fp32, for CPUs with AVX512_BF16 (VDPBF16PS: two
+// products per 32-bit lane and instruction, twice the fp32 FMA's rate). op(B) is a weight,
+// packed once (cf__gemm_bf16_pack_b, kept by the model's prepack cache); A is rounded as it is
+// packed, panel by panel. The loops are cf__gemm_packed's (BLIS: nc, kc, mc blocks, mr x nr
+// micro-tiles); the micro-kernel and the packing of A are in x86/bf16_avx512.c.
+//
+// Packed B, pairs of bf16 in 32-bit words (the even k in the low half): Np = N rounded up to NR;
+// K blocks of KC rows (the last shorter; KC even, so every block starts at an even k), block pc
+// at Bp + (pc / 2) * Np words; in a block of kq = ceil(kc_b / 2) pairs, the panel of columns
+// [j, j + NR) at block + j * kq, word (q, c) at q * NR + c = (B[pc + 2q][j + c], B[pc + 2q + 1][j
+// + c]), zero past N and past K.
+#include <string.h>
+
+#include "kernels.h"
+
+#define MR CF_BF16_MR
+#define NR CF_BF16_NR
+#define KC CF_BF16_KC
+#define MC CF_BF16_MC
+#define NC CF_BF16_NC
+
+#if defined(__x86_64__)
+#define MICRO cf__bf16_micro_avx512
+#define PACK_ROWS cf__bf16_pack_rows_avx512
+#else
+// Never called: contexts ask for bf16 only where AVX512_BF16 is present (core/status.c).
+static void MICRO(int mm, int64_t kq, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
+                  bool acc, const float *bias) {
+    (void)mm, (void)kq, (void)a, (void)b, (void)c, (void)ldc, (void)acc, (void)bias;
+    CF_ASSERT(0);
+}
+static void PACK_ROWS(int R, int rows, const float *A, int64_t lda, int64_t kc, uint32_t *dst) {
+    (void)R, (void)rows, (void)A, (void)lda, (void)kc, (void)dst;
+    CF_ASSERT(0);
+}
+#endif
+
+// fp32 -> bf16, round to nearest even; NaN stays a (quiet) NaN.
+static uint32_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+size_t cf__gemm_bf16_packed_bytes(int64_t N, int64_t K) {
+    int64_t np = (N + NR - 1) / NR * NR;
+    return (size_t)np * (size_t)((K + 1) / 2) * 4;
+}
+
+typedef struct pack_job {
+    bool tb;
+    int64_t N, K;
+    const float *B;
+    int64_t ldb;
+    uint32_t *dst;
+} pack_job;
+
+static float b_at(const pack_job *j, int64_t k, int64_t n) {
+    if (k >= j->K || n >= j->N) return 0.0f;
+    return j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n];
+}
+
+static void pack_task(int ith, int nth, void *arg) {
+    const pack_job *j = arg;
+    int64_t np = (j->N + NR - 1) / NR, p0, p1;
+    cf__split(np, 1, ith, nth, &p0, &p1);  // column panels
+    for (int64_t pc = 0; pc < j->K; pc += KC) {
+        int64_t kc = j->K - pc < KC ? j->K - pc : KC, kq = (kc + 1) / 2;
+        uint32_t *blk = j->dst + (pc / 2) * np * NR;
+        for (int64_t p = p0; p < p1; p++) {
+            uint32_t *panel = blk + p * NR * kq;
+            if (j->tb) {  // W (N x K): its rows are the panel's columns, converted 32 at a time
+                int64_t cols = j->N - p * NR < NR ? j->N - p * NR : NR;
+                PACK_ROWS(NR, (int)cols, j->B + p * NR * j->ldb + pc, j->ldb, kc, panel);
+                continue;
+            }
+            for (int64_t c = 0; c < NR; c++) {
+                int64_t n = p * NR + c;
+                for (int64_t q = 0; q < kq; q++) {
+                    int64_t k = pc + 2 * q;
+                    panel[q * NR + c] = to_bf16(b_at(j, k, n)) |
+                                        (k + 1 < pc + kc ? to_bf16(b_at(j, k + 1, n)) << 16 : 0u);
+                }
+            }
+        }
+    }
+}
+
+void cf__gemm_bf16_pack_b(cf_ctx *ctx, bool tb, int64_t N, int64_t K, const float *B, int64_t ldb,
+                          void *dst) {
+    pack_job j = {tb, N, K, B, ldb, dst};
+    if (ctx->n_threads == 1 || (double)N * (double)K < 65536.0) pack_task(0, 1, &j);
+    else cf__pool_run(ctx->pool, pack_task, &j);
+}
+
+// Rows [0, M) and columns [n0, n1) (n0 a multiple of NR) of C; scratch holds the packed A block
+// (MC x KC / 2 words) and an edge tile (MR x NR floats).
+static void packed_st(uint32_t *scratch, int64_t M, int64_t n0, int64_t n1, int64_t Np, int64_t K,
+                      const float *A, int64_t lda, const uint32_t *Bp, const float *bias, float *C,
+                      int64_t ldc) {
+    uint32_t *pa = scratch;
+    float *tile = (float *)(scratch + MC * (KC / 2));
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = K - pc < KC ? K - pc : KC, kq = (kc + 1) / 2;
+            const uint32_t *blk = Bp + (pc / 2) * Np;
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                int64_t mc = M - ic < MC ? M - ic : MC;
+                for (int64_t ir = 0; ir < mc; ir += MR) {
+                    int rows = (int)(mc - ir < MR ? mc - ir : MR);
+                    PACK_ROWS(MR, rows, A + (ic + ir) * lda + pc, lda, kc, pa + ir * kq);
+                }
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    int64_t nn = nc - jr < NR ? nc - jr : NR;
+                    const uint32_t *bp = blk + (jc + jr) * kq;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        int mm = (int)(mc - ir < MR ? mc - ir : MR);
+                        float *c = C + (ic + ir) * ldc + jc + jr;
+                        bool acc = pc > 0;
+                        // The bias starts the sums of the first K block (not added at the end:
+                        // the same order as filling C with it first).
+                        const float *bb = pc == 0 && bias ? bias + jc + jr : NULL;
+                        if (nn == NR) {
+                            MICRO(mm, kq, pa + ir * kq, bp, c, ldc, acc, bb);
+                        } else {
+                            float edge[NR] = {0};
+                            if (bb) memcpy(edge, bb, (size_t)nn * 4);
+                            MICRO(mm, kq, pa + ir * kq, bp, tile, NR, false, edge);
+                            for (int i = 0; i < mm; i++)
+                                for (int64_t x = 0; x < nn; x++)
+                                    c[i * ldc + x] = acc ? c[i * ldc + x] + tile[i * NR + x]
+                                                         : tile[i * NR + x];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+typedef struct gemm_job {
+    cf_ctx *ctx;
+    int64_t M, N, K, Np;
+    const float *A;
+    int64_t lda;
+    const uint32_t *Bp;
+    const float *bias;
+    float *C;
+    int64_t ldc;
+    int tm, tn;
+} gemm_job;
+
+static void gemm_task(int ith, int nth, void *arg) {
+    const gemm_job *j = arg;
+    (void)nth;
+    int im = ith / j->tn, in = ith % j->tn;
+    int64_t m0, m1, n0, n1;
+    cf__split(j->M, MR, im, j->tm, &m0, &m1);
+    cf__split(j->N, NR, in, j->tn, &n0, &n1);
+    if (m0 >= m1 || n0 >= n1) return;
+    uint32_t *scratch = (uint32_t *)(j->ctx->scratch + (size_t)ith * j->ctx->scratch_floats);
+    packed_st(scratch, m1 - m0, n0, n1, j->Np, j->K, j->A + m0 * j->lda, j->lda, j->Bp, j->bias,
+              j->C + m0 * j->ldc, j->ldc);
+}
+
+void cf__gemm_bf16_packed(cf_ctx *ctx, int64_t M, int64_t N, int64_t K, const float *A,
+                          int64_t lda, const void *Bp, const float *bias, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    // The scratch the fp32 driver sizes for its own blocks holds these (checked by a test too).
+    CF_ASSERT((size_t)MC * (KC / 2) + MR * NR <= ctx->scratch_floats);
+    if (K <= 0) {
+        for (int64_t i = 0; i < M; i++) {
+            if (bias) memcpy(C + i * ldc, bias, (size_t)N * 4);
+            else memset(C + i * ldc, 0, (size_t)N * 4);
+        }
+        return;
+    }
+    int64_t Np = (N + NR - 1) / NR * NR;
+    int nth = ctx->n_threads;
+    double flops = 2.0 * (double)M * (double)N * (double)K;
+    int tm = nth > 1 && flops >= 2e5 ? cf__gemm_grid(MR, NR, nth, M, N) : 0;
+    gemm_job j = {ctx, M, N, K, Np, A, lda, Bp, bias, C, ldc, tm ? tm : 1, tm ? nth / tm : 1};
+    if (!tm) gemm_task(0, 1, &j);
+    else cf__pool_run(ctx->pool, gemm_task, &j);
+}

@@ -1,0 +1,96 @@
+// bf16 GEMM pieces for CPUs with AVX512_BF16: the micro-kernel (VDPBF16PS: per lane, two bf16
+// products added to an fp32 sum) and the packing of A (fp32 rows rounded to bf16, nearest even,
+// by VCVTNE2PS2BF16). The driver and the layout are in kernels/gemm_bf16.c.
+//
+// Layout (pairs of bf16 in 32 bits, the even k in the low half): a packed A panel holds, for each
+// pair q of its K block, the CF_BF16_MR rows' pairs (A[r][2q], A[r][2q+1]) one after the other; a
+// packed B panel holds, for each pair q, the CF_BF16_NR columns' pairs (B[2q][c], B[2q+1][c]).
+// One VDPBF16PS with A's pair broadcast then adds both products of the pair to 16 columns.
+// Built with -mavx512f -mavx512bw -mavx512vl -mavx512bf16; only called when cf__cpu_detect
+// reports AVX512_BF16.
+#include <immintrin.h>
+#include <string.h>
+
+#include "../kernels.h"
+
+#define MR CF_BF16_MR
+#define NR CF_BF16_NR
+
+// c[mm x NR] (ldc) = (acc ? c : bias ? bias in every row : 0) + sum over kq pairs of a (x) b.
+static inline __attribute__((always_inline)) void micro(const int MM, int64_t kq,
+                                                        const uint32_t *restrict a,
+                                                        const uint32_t *restrict b,
+                                                        float *restrict c, int64_t ldc, bool acc,
+                                                        const float *bias) {
+    __m512 c0[MR], c1[MR];
+    __m512 z0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    __m512 z1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+    for (int i = 0; i < MM; i++) c0[i] = z0, c1[i] = z1;
+#pragma GCC unroll 2
+    for (int64_t q = 0; q < kq; q++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16);
+        for (int i = 0; i < MM; i++) {
+            __m512bh ai = (__m512bh)_mm512_set1_epi32((int)a[i]);
+            c0[i] = _mm512_dpbf16_ps(c0[i], ai, b0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], ai, b1);
+        }
+        a += MR;
+        b += NR;
+    }
+    if (acc) {
+        for (int i = 0; i < MM; i++) {
+            _mm512_storeu_ps(c + i * ldc, _mm512_add_ps(c0[i], _mm512_loadu_ps(c + i * ldc)));
+            _mm512_storeu_ps(c + i * ldc + 16,
+                             _mm512_add_ps(c1[i], _mm512_loadu_ps(c + i * ldc + 16)));
+        }
+    } else {
+        for (int i = 0; i < MM; i++) {
+            _mm512_storeu_ps(c + i * ldc, c0[i]);
+            _mm512_storeu_ps(c + i * ldc + 16, c1[i]);
+        }
+    }
+}
+
+#define CASE(n) \
+    case n: micro(n, kq, a, b, c, ldc, acc, bias); return;
+
+void cf__bf16_micro_avx512(int mm, int64_t kq, const uint32_t *a, const uint32_t *b, float *c,
+                           int64_t ldc, bool acc, const float *bias) {
+    switch (mm) {
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
+        CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13)
+    default: micro(MR, kq, a, b, c, ldc, acc, bias); return;
+    }
+}
+
+// dst <- a panel of R interleaved rows (rows <= R; the rest zero) of A (lda) over columns
+// [0, kc): word (q, r) at q * R + r = (A[r][2q], A[r][2q + 1]), kq = (kc + 1) / 2 pairs, an odd
+// last column paired with zero. R = MR packs A's panels; R = NR packs a weight's column panels
+// (the rows of W in y = x W^T).
+void cf__bf16_pack_rows_avx512(int R, int rows, const float *A, int64_t lda, int64_t kc,
+                               uint32_t *dst) {
+    int64_t kq = (kc + 1) / 2;
+    uint32_t tmp[16] __attribute__((aligned(64)));
+    for (int r = 0; r < rows; r++) {
+        const float *x = A + r * lda;
+        int64_t p = 0;
+        for (; p + 32 <= kc; p += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + p + 16), _mm512_loadu_ps(x + p));
+            _mm512_store_si512(tmp, (__m512i)v);
+            uint32_t *d = dst + (p / 2) * R + r;
+            for (int q = 0; q < 16; q++) d[q * R] = tmp[q];
+        }
+        if (p < kc) {
+            __mmask16 m0 = (__mmask16)(kc - p >= 16 ? 0xFFFF : (1u << (kc - p)) - 1);
+            __mmask16 m1 = (__mmask16)(kc - p >= 32 ? 0xFFFF
+                                       : kc - p > 16 ? (1u << (kc - p - 16)) - 1 : 0);
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, x + p + 16),
+                                              _mm512_maskz_loadu_ps(m0, x + p));
+            _mm512_store_si512(tmp, (__m512i)v);
+            uint32_t *d = dst + (p / 2) * R + r;
+            for (int64_t q = 0; q < kq - p / 2; q++) d[q * R] = tmp[q];
+        }
+    }
+    for (int r = rows; r < R; r++)
+        for (int64_t q = 0; q < kq; q++) dst[q * R + r] = 0;
+}
