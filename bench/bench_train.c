@@ -35,8 +35,8 @@ int main(int argc, char **argv) {
     double flops = (6.0 * N + 12.0 * c.n_layers * T * c.n_embd) * B * T;
     const char *who;
     double peak = bench_sgemm_peak(cf_ctx_n_threads(ctx), &who);
-    printf("bench_train: GPT-2 124M, batch %d x %d, %d threads, %s kernels, %s\n", B, T,
-           cf_ctx_n_threads(ctx), cf_ctx_isa(ctx), bench_cpu_name());
+    printf("bench_train: GPT-2 124M, batch %d x %d, %d threads, %s kernels, %s products, %s\n", B,
+           T, cf_ctx_n_threads(ctx), cf_ctx_isa(ctx), cf_ctx_precision(ctx), bench_cpu_name());
     printf("  %.1f ms/step  %.1f tokens/s  %.1f GFLOP/s  %.0f%% of the SGEMM peak (%.1f GFLOP/s, "
            "%s)  peak RSS %.0f MiB  loss %.3f\n",
            dt * 1e3, B * T / dt, flops / dt / 1e9, 100.0 * flops / dt / 1e9 / peak, peak, who,

@@ -1246,6 +1246,7 @@ int cmd_train_task(int argc, char **argv) {
         {"seed", OPT_U64, "N", "initialisation, sampling and masking (default 1)"},
         {"resume", OPT_FLAG, NULL, "mlm: continue from DIR/checkpoint.safetensors"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts, "cformer train --task mlm|classify|qa --data FILE "
@@ -1285,7 +1286,7 @@ int cmd_train_task(int argc, char **argv) {
         fprintf(stderr, "cformer train: --batch must be 1..1024\n");
         return 2;
     }
-    r.ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    r.ctx = cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!r.ctx) return 1;
     cf_model *pre = NULL;
     cf_tsv *tsv = NULL, *dev_tsv = NULL;

@@ -82,6 +82,7 @@ int cmd_train(int argc, char **argv) {
         {"task", OPT_STR, "lm", "lm (this); mlm, classify, qa: see cformer train --task mlm --help"},
         {"steps", OPT_INT, "N", "override max_steps"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts, "cformer train --data FILE [--config FILE] [--out DIR] [--resume]",
@@ -113,7 +114,7 @@ int cmd_train(int argc, char **argv) {
     tp.batch_size = 16;
     tp.seq_len = 0;  // 0: n_ctx
     char tok_path[1024] = "byte";
-    cf_ctx *ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    cf_ctx *ctx = cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) return 1;
     cf_tokenizer *tok = NULL;
     cf_model *m = NULL;

@@ -422,6 +422,7 @@ int cmd_train_translate(int argc, char **argv) {
         {"resume", OPT_FLAG, NULL, "continue from DIR/checkpoint.safetensors"},
         {"seed", OPT_U64, "N", "initialisation and batch order (default 1)"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
+        {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
     if (!cli_parse(argc, argv, opts,
@@ -480,7 +481,7 @@ int cmd_train_translate(int argc, char **argv) {
     }
     int64_t n_dev = IOPT("eval-lines", dsrc.n);
     if (n_dev < 1 || n_dev > dsrc.n) n_dev = dsrc.n;
-    ctx = cli_ctx((int)cli_get(opts, "threads")->i);
+    ctx = cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
     if (!ctx) goto done;
     ckpt = path_in(out, "checkpoint.safetensors");
     logp = path_in(out, "log.tsv");

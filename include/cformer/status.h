@@ -49,11 +49,12 @@ typedef struct cf_ctx_params {
     int prepack_mib;  // inference keeps weight matrices packed for the GEMM (one more copy of
                       // them), at most this many MiB per model. 0: CF_PREPACK from the
                       // environment (MiB; 0 = off), else 4096; < 0: off. Unused with a BLAS.
-    const char *precision;  // NULL: CF_PRECISION from the environment, else "fp32". "bf16":
-                      // inference products with weight matrices (linear layers, 2 rows or
-                      // more) round both operands to bf16 and sum in fp32, about twice as fast;
-                      // needs AVX512_BF16 (CF_ERR_UNSUPPORTED otherwise) and the prepacked
-                      // weights (not with a BLAS or prepack_mib < 0). Training stays fp32.
+    const char *precision;  // NULL: CF_PRECISION from the environment, else "fp32". "bf16": the
+                      // linear layers' products (inference and training, forward and backward)
+                      // round both operands to bf16 and sum in fp32, about twice as fast;
+                      // weights, gradients, optimizer state and every other op stay fp32. Needs
+                      // AVX512_BF16 (CF_ERR_UNSUPPORTED otherwise), the AVX-512 kernels and the
+                      // packed-weight cache (not with a BLAS or prepack_mib < 0).
 } cf_ctx_params;
 
 CF_API cf_ctx_params cf_ctx_default_params(void);

@@ -175,5 +175,14 @@ void cf__bf16_micro_avx512(int mm, int64_t kq, const uint32_t *a, const uint32_t
                            int64_t ldc, bool acc, const float *bias);
 void cf__bf16_pack_rows_avx512(int R, int rows, const float *A, int64_t lda, int64_t kc,
                                uint32_t *dst);
+// dst <- a panel of R interleaved columns (<= R) of src (kc rows, ld) with pairs along the rows:
+// a transposed A's panels (R = MR) or a plain (K x N) B's (R = NR).
+void cf__bf16_pack_cols_avx512(int R, int cols, const float *src, int64_t ld, int64_t kc,
+                               uint32_t *dst);
+// C (M x N, ldc) = op(A) * op(B) + beta * C (beta 0: C is not read; or 1) with both operands
+// rounded to bf16 as they are packed, sums in fp32; op() and layouts as cf__gemm's. The training
+// and unpacked-inference products of a bf16 context. Threaded over ctx's pool.
+void cf__gemm_bf16(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 #endif

@@ -1,7 +1,8 @@
 // Linear layer y = x W^T + b over the last dimension, and its backward:
 //   dx += dy W,  dW += dy^T x,  db += column sums of dy.
 // W may be stored transposed (GPT-2's Conv1D); the GEMM's transpose flags absorb that.
-// Inference (g->prepack set, not training) multiplies by W packed once (prepack.c).
+// Inference (g->prepack set, not training) multiplies by W packed once (prepack.c). A bf16
+// context (cf_ctx_params.precision) does every product here in bf16 with fp32 sums.
 #include <string.h>
 
 #include "nn.h"
@@ -31,6 +32,17 @@ static void bias_grad_task(int ith, int nth, void *arg) {
     }
 }
 
+typedef void (*gemm_fn)(cf_ctx *, bool, bool, int64_t, int64_t, int64_t, float, const float *,
+                        int64_t, const float *, int64_t, float, float *, int64_t);
+
+// cf__gemm's signature over cf__gemm_bf16 (alpha is always 1 here).
+static void gemm_bf16(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, int64_t ldc) {
+    CF_ASSERT(alpha == 1.0f);
+    cf__gemm_bf16(ctx, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
 static void linear_bwd(cf_graph *g, const cf_node *n) {
     cf_tensor *x = n->in[0], *y = n->out;
     const cf_weight *w = n->w[0], *b = n->w[1];
@@ -38,16 +50,16 @@ static void linear_bwd(cf_graph *g, const cf_node *n) {
     float *dx = x->needs_grad ? cf__grad(g, x) : NULL;
     if (g->measure) return;
     const float *dy = y->grad;
-    if (dx)
-        cf__gemm(g->ctx, false, w->trans, rows, in, out, 1.0f, dy, out, w->data, w->ld, 1.0f, dx,
-                 in);
+    // A bf16 context rounds the operands of these products to bf16 too (sums in fp32; the
+    // weights, gradients and optimizer stay fp32): mixed-precision training.
+    gemm_fn mm = g->ctx->bf16 ? gemm_bf16 : cf__gemm;
+    cf_ctx *c = g->ctx;
+    if (dx) mm(c, false, w->trans, rows, in, out, 1.0f, dy, out, w->data, w->ld, 1.0f, dx, in);
     if (w->grad) {
         if (!w->trans)
-            cf__gemm(g->ctx, true, false, out, in, rows, 1.0f, dy, out, x->data, in, 1.0f, w->grad,
-                     w->ld);
+            mm(c, true, false, out, in, rows, 1.0f, dy, out, x->data, in, 1.0f, w->grad, w->ld);
         else
-            cf__gemm(g->ctx, true, false, in, out, rows, 1.0f, x->data, in, dy, out, 1.0f, w->grad,
-                     w->ld);
+            mm(c, true, false, in, out, rows, 1.0f, x->data, in, dy, out, 1.0f, w->grad, w->ld);
     }
     if (b && b->grad) {
         bias_job j = {NULL, NULL, dy, b->grad, rows, out};
@@ -85,8 +97,12 @@ cf_tensor *cf__linear(cf_graph *g, cf_tensor *x, const cf_weight *w, const cf_we
             cf__run(g, (double)rows * (double)out, bias_fill_task, &j);
             beta = 1.0f;
         }
-        cf__gemm(g->ctx, false, !w->trans, rows, out, in, 1.0f, x->data, in, w->data, w->ld,
-                 beta, y->data, out);
+        if (g->ctx->bf16)  // training, or past the packed-weight budget
+            cf__gemm_bf16(g->ctx, false, !w->trans, rows, out, in, x->data, in, w->data, w->ld,
+                          beta, y->data, out);
+        else
+            cf__gemm(g->ctx, false, !w->trans, rows, out, in, 1.0f, x->data, in, w->data, w->ld,
+                     beta, y->data, out);
     }
     cf_node *n = cf__record(g, linear_bwd, y);
     if (n) {

@@ -143,7 +143,8 @@ const void *cf__prepack_get(cf_graph *g, const cf_weight *w) {
     }
     // y = x W^T: W (out = rows, in = cols) is op(B)^T, i.e. B with tb; stored transposed
     // (Conv1D: (in, out)) it is B itself.
-    if (ctx->bf16) cf__gemm_bf16_pack_b(ctx, !w->trans, w->rows, w->cols, w->data, w->ld, e->packed);
+    if (ctx->bf16)
+        cf__gemm_bf16_pack_b(ctx, !w->trans, w->rows, w->cols, w->data, w->ld, e->packed);
     else cf__gemm_pack_b(ctx, !w->trans, w->rows, w->cols, w->data, w->ld, e->packed);
     e->k = k;
     e->bf16 = ctx->bf16;

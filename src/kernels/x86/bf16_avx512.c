@@ -94,3 +94,26 @@ void cf__bf16_pack_rows_avx512(int R, int rows, const float *A, int64_t lda, int
     for (int r = rows; r < R; r++)
         for (int64_t q = 0; q < kq; q++) dst[q * R + r] = 0;
 }
+
+// dst <- a panel of R interleaved columns (cols <= R; the rest zero) of src (K x ld, row-major)
+// over rows [0, kc): word (q, c) at q * R + c = (src[2q][c], src[2q + 1][c]), an odd last row
+// paired with zero. R = MR packs a transposed A's panels; R = NR a plain (K x N) B's.
+void cf__bf16_pack_cols_avx512(int R, int cols, const float *src, int64_t ld, int64_t kc,
+                               uint32_t *dst) {
+    int64_t kq = (kc + 1) / 2;
+    for (int64_t q = 0; q < kq; q++) {
+        const float *lo = src + 2 * q * ld, *hi = 2 * q + 1 < kc ? lo + ld : NULL;
+        uint32_t *d = dst + q * R;
+        for (int c0 = 0; c0 < R; c0 += 16) {
+            int n = cols - c0 < 16 ? (cols - c0 > 0 ? cols - c0 : 0) : 16;
+            __mmask16 m = (__mmask16)(n == 16 ? 0xFFFF : (1u << n) - 1);
+            __m512 vl = _mm512_maskz_loadu_ps(m, lo + c0);
+            __m512 vh = hi ? _mm512_maskz_loadu_ps(m, hi + c0) : _mm512_setzero_ps();
+            __m512i wl = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(vl));
+            __m512i wh = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(vh));
+            __m512i w = _mm512_or_si512(wl, _mm512_slli_epi32(wh, 16));
+            if (R - c0 >= 16) _mm512_storeu_si512(d + c0, w);
+            else _mm512_mask_storeu_epi32(d + c0, (__mmask16)((1u << (R - c0)) - 1), w);
+        }
+    }
+}
