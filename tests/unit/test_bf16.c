@@ -65,6 +65,30 @@ static void fill(cf_rng *r, float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = cf__rng_uniform(r) * 2.0f - 1.0f;
 }
 
+// Elements of C (M x N, ldc) that miss (bias or beta * C0) + op(A) op(B) computed in double from
+// the bf16-rounded operands by more than the fp32 summation bound (products of bf16 numbers are
+// exact in fp32; only the K additions round), plus padding columns that changed.
+static int64_t check(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                     int64_t lda, const float *B, int64_t ldb, const float *bias, float beta,
+                     const float *C0, const float *C, int64_t ldc) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; j < N; j++) {
+            double s = bias ? bias[j] : beta * C0[i * ldc + j], mag = fabs(s);
+            for (int64_t p = 0; p < K; p++) {
+                double t = bf16_round(ta ? A[p * lda + i] : A[i * lda + p]) *
+                           bf16_round(tb ? B[j * ldb + p] : B[p * ldb + j]);
+                s += t;
+                mag += fabs(t);
+            }
+            double tol = (double)(K + 2) * ldexp(1.0, -24) * mag + 1e-30;
+            bad += !(fabs(C[i * ldc + j] - s) <= tol);
+        }
+        for (int64_t j = N; j < ldc; j++) bad += C[i * ldc + j] != C0[i * ldc + j];
+    }
+    return bad;
+}
+
 static int64_t gemm_case(cf_ctx *ctx, cf_rng *r, bool tb, int64_t M, int64_t N, int64_t K,
                          bool with_bias, int64_t pad) {
     int64_t lda = K + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -83,22 +107,8 @@ static int64_t gemm_case(cf_ctx *ctx, cf_rng *r, bool tb, int64_t M, int64_t N, 
     memcpy(C0, C, sizeof(float) * (size_t)(M * ldc));
     cf__gemm_bf16_pack_b(ctx, tb, N, K, B, ldb, Bp);
     cf__gemm_bf16_packed(ctx, M, N, K, A, lda, Bp, with_bias ? bias : NULL, C, ldc);
-    int64_t bad = 0;
-    for (int64_t i = 0; i < M; i++) {
-        for (int64_t j = 0; j < N; j++) {
-            double s = with_bias ? bias[j] : 0.0, mag = fabs(s);
-            for (int64_t p = 0; p < K; p++) {
-                double t = bf16_round(A[i * lda + p]) *
-                           bf16_round(tb ? B[j * ldb + p] : B[p * ldb + j]);
-                s += t;
-                mag += fabs(t);
-            }
-            // Products of bf16 numbers are exact in fp32; only the K fp32 additions round.
-            double tol = (double)(K + 2) * ldexp(1.0, -24) * mag + 1e-30;
-            bad += !(fabs(C[i * ldc + j] - s) <= tol);
-        }
-        for (int64_t j = N; j < ldc; j++) bad += C[i * ldc + j] != C0[i * ldc + j];
-    }
+    int64_t bad = check(false, tb, M, N, K, A, lda, B, ldb, with_bias ? bias : NULL, 0.0f, C0, C,
+                        ldc);
     for (size_t i = nb; i < nb + 64; i++) bad += Bp[i] != 0xA5;
     if (bad)
         fprintf(stderr, "  bf16 gemm (%d threads) tb=%d M=%lld N=%lld K=%lld bias=%d pad=%lld: "
@@ -145,21 +155,7 @@ static int64_t gemm_case2(cf_ctx *ctx, cf_rng *r, bool ta, bool tb, int64_t M, i
     fill(r, C, M * ldc);
     memcpy(C0, C, sizeof(float) * (size_t)(M * ldc));
     cf__gemm_bf16(ctx, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-    int64_t bad = 0;
-    for (int64_t i = 0; i < M; i++) {
-        for (int64_t j = 0; j < N; j++) {
-            double s = beta * C0[i * ldc + j], mag = fabs(s);
-            for (int64_t p = 0; p < K; p++) {
-                double t = bf16_round(ta ? A[p * lda + i] : A[i * lda + p]) *
-                           bf16_round(tb ? B[j * ldb + p] : B[p * ldb + j]);
-                s += t;
-                mag += fabs(t);
-            }
-            double tol = (double)(K + 2) * ldexp(1.0, -24) * mag + 1e-30;
-            bad += !(fabs(C[i * ldc + j] - s) <= tol);
-        }
-        for (int64_t j = N; j < ldc; j++) bad += C[i * ldc + j] != C0[i * ldc + j];
-    }
+    int64_t bad = check(ta, tb, M, N, K, A, lda, B, ldb, NULL, beta, C0, C, ldc);
     if (bad)
         fprintf(stderr, "  bf16 gemm (%d threads) ta=%d tb=%d M=%lld N=%lld K=%lld beta=%g "
                 "pad=%lld: %lld bad elements\n", ctx->n_threads, ta, tb, (long long)M,
