@@ -148,6 +148,8 @@ static void row_lse(dec *d, const float *logits) {
     }
 }
 
+#define CAND_BLOCK 64
+
 // The 2K best (score, row, token) candidates of sentence i, best first (ties: the earlier row
 // and token first); pad_id is never generated.
 static int candidates(dec *d, int i, int t) {
@@ -159,7 +161,19 @@ static int candidates(dec *d, int i, int t) {
         const float *x = d->logits + (int64_t)r * d->V;
         float lse = d->lse[r];
         double base = d->sum[r];
+        const cf_kernels *k = d->ctx->k;
         for (int64_t v = 0; v < d->V; v++) {
+            // Once the list is full, a block of logits whose largest cannot enter it is passed
+            // over whole: the score is non-decreasing in the logit, so this skips exactly what
+            // the test below would reject (the search is at one row per sentence per step, and
+            // this scan was 6 % of greedy decoding).
+            if (n == want && v % CAND_BLOCK == 0 && v + CAND_BLOCK <= d->V) {
+                double top = base + (double)(k->max(CAND_BLOCK, x + v) - lse);
+                if (top <= d->cand_score[n - 1]) {
+                    v += CAND_BLOCK - 1;
+                    continue;
+                }
+            }
             float lp = x[v] - lse;
             double sc = base + (double)lp;
             if (!(sc > -INFINITY) || v == pad) continue;
