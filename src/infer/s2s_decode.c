@@ -73,7 +73,9 @@ typedef struct dec {
     sent *s;
     int32_t *src;           // (nb, S)
     uint8_t *mask;          // (nb, S)
-    float **xk, **xv;       // per block (R, S, HD)
+    float **xk, **xv;       // per block (R, S, HD): xk_own / xv_own, or at beam 1 the encoder
+                            // graph's own output (nothing to replicate, so nothing copied)
+    float **xk_own, **xv_own;  // allocated for beams > 1, else NULL
     cf_kv_cache kv, kv2;    // the cache and the gather target
     int32_t *anc, *anc2;    // (R, L) beams: the cache slot of each row's positions (kv.rows)
     int32_t *hist, *hist2;  // (R, L) generated tokens per row
@@ -403,7 +405,12 @@ static cf_status run_batch(dec *d) {
         if (measure && cf__graph_plan(ge) != CF_OK) st = CF_NOMEM(ctx);
     }
     if (ge->oom && st == CF_OK) st = CF_NOMEM(ctx);
-    if (st == CF_OK) {
+    if (st == CF_OK && K == 1) {  // read in place: the encoder graph is idle until the next group
+        for (int l = 0; l < nd; l++) {
+            d->xk[l] = kv[l]->data;
+            d->xv[l] = kv[nd + l]->data;
+        }
+    } else if (st == CF_OK) {
         size_t blk = (size_t)S * (size_t)d->HD;
         for (int l = 0; l < nd; l++)
             for (int i = 0; i < nb; i++)
@@ -489,11 +496,13 @@ static void free_hyps(sent *st) {
 }
 
 static void dec_free(dec *d) {
-    if (d->xk)
+    if (d->xk_own)
         for (int l = 0; l < d->nd; l++) {
-            cf__free(d->xk[l]);
-            cf__free(d->xv[l]);
+            cf__free(d->xk_own[l]);
+            cf__free(d->xv_own[l]);
         }
+    cf__free(d->xk_own);
+    cf__free(d->xv_own);
     cf__free(d->xk);
     cf__free(d->xv);
     for (int i = 0; i < 4; i++) cf__free(d->cache[i]);
@@ -565,9 +574,13 @@ static cf_status dec_alloc(dec *d, cf_model *m, const cf_s2s_decode_params *p, i
         !d->cand_score || !d->cand_lp || !d->cand_row || !d->xk || !d->xv || !d->cache[0] || !d->cache[1] || !d->cache[2] ||
         !d->cache[3])
         return CF_NOMEM(d->ctx);
+    if (d->K == 1) return CF_OK;  // the cross keys/values are read where the encoder made them
+    d->xk_own = cf__calloc((size_t)d->nd, sizeof(float *));
+    d->xv_own = cf__calloc((size_t)d->nd, sizeof(float *));
+    if (!d->xk_own || !d->xv_own) return CF_NOMEM(d->ctx);
     for (int l = 0; l < d->nd; l++) {
-        d->xk[l] = cf__malloc(R * (size_t)S * (size_t)d->HD * sizeof(float));
-        d->xv[l] = cf__malloc(R * (size_t)S * (size_t)d->HD * sizeof(float));
+        d->xk[l] = d->xk_own[l] = cf__malloc(R * (size_t)S * (size_t)d->HD * sizeof(float));
+        d->xv[l] = d->xv_own[l] = cf__malloc(R * (size_t)S * (size_t)d->HD * sizeof(float));
         if (!d->xk[l] || !d->xv[l]) return CF_NOMEM(d->ctx);
     }
     return CF_OK;
