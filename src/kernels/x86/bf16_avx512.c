@@ -63,36 +63,72 @@ void cf__bf16_micro_avx512(int mm, int64_t kq, const uint32_t *a, const uint32_t
     }
 }
 
+// v[i] (16 words each) <- the transposed 16 x 16 block: v[q][i] = old v[i][q].
+static inline __attribute__((always_inline)) void transpose16(__m512i v[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {  // u[i + c], lane j: element 4j + c of rows i .. i + 3
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int c = 0; c < 4; c++) {  // element 4j + c of all rows: lane j of u[c], u[4 + c], ...
+        __m512i x0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44);
+        __m512i x1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+        __m512i y0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
+        __m512i y1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+        v[c] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+        v[4 + c] = _mm512_shuffle_i32x4(x0, y0, 0xDD);
+        v[8 + c] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+        v[12 + c] = _mm512_shuffle_i32x4(x1, y1, 0xDD);
+    }
+}
+
 // dst <- a panel of R interleaved rows (rows <= R; the rest zero) of A (lda) over columns
 // [0, kc): word (q, r) at q * R + r = (A[r][2q], A[r][2q + 1]), kq = (kc + 1) / 2 pairs, an odd
 // last column paired with zero. R = MR packs A's panels; R = NR packs a weight's column panels
 // (the rows of W in y = x W^T).
 void cf__bf16_pack_rows_avx512(int R, int rows, const float *A, int64_t lda, int64_t kc,
                                uint32_t *dst) {
-    int64_t kq = (kc + 1) / 2;
-    uint32_t tmp[16] __attribute__((aligned(64)));
-    for (int r = 0; r < rows; r++) {
-        const float *x = A + r * lda;
-        int64_t p = 0;
-        for (; p + 32 <= kc; p += 32) {
-            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + p + 16), _mm512_loadu_ps(x + p));
-            _mm512_store_si512(tmp, (__m512i)v);
-            uint32_t *d = dst + (p / 2) * R + r;
-            for (int q = 0; q < 16; q++) d[q * R] = tmp[q];
+    int64_t kq = (kc + 1) / 2, p = 0;
+    // Whole blocks of 32 columns: up to 16 rows converted (16 pairs each), transposed as a 16 x 16
+    // block of words in registers, and stored 16 pairs of R words at a time.
+    for (; p + 32 <= kc; p += 32) {
+        for (int g = 0; g < R; g += 16) {
+            __m512i v[16];
+            for (int i = 0; i < 16; i++) {
+                int r = g + i;
+                const float *x = A + r * lda + p;
+                v[i] = r < rows ? (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16),
+                                                               _mm512_loadu_ps(x))
+                                : _mm512_setzero_si512();
+            }
+            transpose16(v);
+            int w = R - g < 16 ? R - g : 16;
+            __mmask16 m = (__mmask16)(w == 16 ? 0xFFFF : (1u << w) - 1);
+            uint32_t *d = dst + (p / 2) * R + g;
+            for (int q = 0; q < 16; q++) _mm512_mask_storeu_epi32(d + q * R, m, v[q]);
         }
-        if (p < kc) {
-            __mmask16 m0 = (__mmask16)(kc - p >= 16 ? 0xFFFF : (1u << (kc - p)) - 1);
-            __mmask16 m1 = (__mmask16)(kc - p >= 32 ? 0xFFFF
-                                       : kc - p > 16 ? (1u << (kc - p - 16)) - 1 : 0);
+    }
+    if (p < kc) {  // the last columns, row by row
+        uint32_t tmp[16] __attribute__((aligned(64)));
+        __mmask16 m0 = (__mmask16)(kc - p >= 16 ? 0xFFFF : (1u << (kc - p)) - 1);
+        __mmask16 m1 = (__mmask16)(kc - p > 16 ? (1u << (kc - p - 16)) - 1 : 0);
+        for (int r = 0; r < rows; r++) {
+            const float *x = A + r * lda;
             __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, x + p + 16),
                                               _mm512_maskz_loadu_ps(m0, x + p));
             _mm512_store_si512(tmp, (__m512i)v);
             uint32_t *d = dst + (p / 2) * R + r;
             for (int64_t q = 0; q < kq - p / 2; q++) d[q * R] = tmp[q];
         }
+        for (int r = rows; r < R; r++)
+            for (int64_t q = p / 2; q < kq; q++) dst[q * R + r] = 0;
     }
-    for (int r = rows; r < R; r++)
-        for (int64_t q = 0; q < kq; q++) dst[q * R + r] = 0;
 }
 
 // dst <- a panel of R interleaved columns (cols <= R; the rest zero) of src (K x ld, row-major)
