@@ -69,14 +69,14 @@ typedef struct dec {
     int K, nb, R, S, L, nd;
     int nb_max;             // buffers are sized for (nb_max, S, L) of the largest group
     int64_t V, HD, kvd;
-    float *cache[4];        // k, v of the cache and of the gather target
+    float *cache[2];        // k, v of the self-attention cache
     sent *s;
     int32_t *src;           // (nb, S)
     uint8_t *mask;          // (nb, S)
     float **xk, **xv;       // per block (R, S, HD): xk_own / xv_own, or at beam 1 the encoder
                             // graph's own output (nothing to replicate, so nothing copied)
     float **xk_own, **xv_own;  // allocated for beams > 1, else NULL
-    cf_kv_cache kv, kv2;    // the cache and the gather target
+    cf_kv_cache kv;         // the self-attention cache over cache[]
     int32_t *anc, *anc2;    // (R, L) beams: the cache slot of each row's positions (kv.rows)
     int32_t *hist, *hist2;  // (R, L) generated tokens per row
     float *lp, *lp2;        // (R, L) their log-probabilities
@@ -281,7 +281,7 @@ static cf_status search_step(dec *d, int t) {
         int32_t *ta = d->anc;
         d->anc = d->anc2;
         d->anc2 = ta;
-        d->kv.rows = d->kv2.rows = d->anc;
+        d->kv.rows = d->anc;
     }
     return CF_OK;
 }
@@ -316,7 +316,7 @@ static cf_tensor *step_graph(dec *d, cf_graph *g, bool measure, int pos) {
 // Moves the rows of the open sentences to the front, in order, and drops the finished ones:
 // the sentence records (swapped, so the finished ones stay behind the open ones with their
 // hypotheses), the cross keys/values, mask, histories and scores in place, and the self-
-// attention cache (positions 0..t-1) into the other cache buffer, laid out for the new row
+// attention cache (positions 0..t-1) in place, laid out for the new row
 // count. Then d->nb, d->R are the open sentences and their rows.
 static void compact(dec *d, int t) {
     int K = d->K, R_old = d->R, j = 0;
@@ -343,7 +343,11 @@ static void compact(dec *d, int t) {
         }
         j++;
     }
-    // The cache, (L_dec, R, L, kvd), laid out for the new R in the other buffer.
+    // The cache, (L_dec, R, L, kvd), laid out for the new R in place: rows only move down
+    // (from[rn] >= rn, R_new <= R_old), so in ascending order every source is read before any
+    // write reaches it (an earlier destination ends at or before this one's start), and only a
+    // row's own move can overlap itself (memmove). No second buffer is touched: fresh pages are
+    // costly, and the copy was 2 % of greedy decoding.
     int R_new = j * K;
     size_t row = L * kvd, bytes = (size_t)t * kvd * sizeof(float);
     for (int l = 0; l < d->nd && bytes; l++)
@@ -351,13 +355,11 @@ static void compact(dec *d, int t) {
             size_t ro = (size_t)d->from[rn];
             size_t dst = ((size_t)l * (size_t)R_new + (size_t)rn) * row;
             size_t src = ((size_t)l * (size_t)R_old + ro) * row;
-            memcpy(d->kv2.k + dst, d->kv.k + src, bytes);
-            memcpy(d->kv2.v + dst, d->kv.v + src, bytes);
+            if (dst == src) continue;
+            memmove(d->kv.k + dst, d->kv.k + src, bytes);
+            memmove(d->kv.v + dst, d->kv.v + src, bytes);
         }
-    cf_kv_cache tmp = d->kv;
-    d->kv = d->kv2;
-    d->kv2 = tmp;
-    d->kv.n_seq = d->kv2.n_seq = R_new;
+    d->kv.n_seq = R_new;
     // Beams read from the slots of their own sentence, which moved by the same offset.
     if (d->kv.rows) {
         for (int rn = 0; rn < R_new; rn++) {
@@ -367,7 +369,7 @@ static void compact(dec *d, int t) {
         int32_t *ta = d->anc;
         d->anc = d->anc2;
         d->anc2 = ta;
-        d->kv.rows = d->kv2.rows = d->anc;
+        d->kv.rows = d->anc;
     }
     d->nb = j;
     d->R = R_new;
@@ -505,7 +507,7 @@ static void dec_free(dec *d) {
     cf__free(d->xv_own);
     cf__free(d->xk);
     cf__free(d->xv);
-    for (int i = 0; i < 4; i++) cf__free(d->cache[i]);
+    for (int i = 0; i < 2; i++) cf__free(d->cache[i]);
     void *bufs[] = {d->src, d->mask, d->anc, d->anc2, d->hist, d->hist2, d->lp, d->lp2, d->sum, d->sum2,
                     d->from, d->step_in, d->lse, d->scratch, d->cand_tok, d->cand_score,
                     d->cand_lp, d->cand_row};
@@ -568,11 +570,10 @@ static cf_status dec_alloc(dec *d, cf_model *m, const cf_s2s_decode_params *p, i
     d->xv = cf__calloc((size_t)d->nd, sizeof(float *));
     // The cache is only read where it was written: no need to clear it.
     size_t cache = (size_t)d->nd * R * (size_t)L * (size_t)d->kvd;
-    for (int i = 0; i < 4; i++) d->cache[i] = cf__malloc(cache * sizeof(float));
+    for (int i = 0; i < 2; i++) d->cache[i] = cf__malloc(cache * sizeof(float));
     if (!d->src || !d->mask || !d->anc || !d->anc2 || !d->hist || !d->hist2 || !d->lp || !d->lp2 || !d->sum ||
         !d->sum2 || !d->from || !d->step_in || !d->lse || !d->scratch || !d->cand_tok ||
-        !d->cand_score || !d->cand_lp || !d->cand_row || !d->xk || !d->xv || !d->cache[0] || !d->cache[1] || !d->cache[2] ||
-        !d->cache[3])
+        !d->cand_score || !d->cand_lp || !d->cand_row || !d->xk || !d->xv || !d->cache[0] || !d->cache[1])
         return CF_NOMEM(d->ctx);
     if (d->K == 1) return CF_OK;  // the cross keys/values are read where the encoder made them
     d->xk_own = cf__calloc((size_t)d->nd, sizeof(float *));
@@ -606,11 +607,10 @@ static cf_status decode_group(dec *d, const int32_t *const *src, const order_ite
     }
     int S = d->S, L = d->L;
     d->kv = (cf_kv_cache){d->cache[0], d->cache[1], L, d->kvd, d->nd, d->R};
-    d->kv2 = (cf_kv_cache){d->cache[2], d->cache[3], L, d->kvd, d->nd, d->R};
     if (d->K > 1) {  // every row starts reading its own slot
         for (int r = 0; r < d->R; r++)
             for (int p = 0; p < L; p++) d->anc[(size_t)r * (size_t)L + (size_t)p] = r;
-        d->kv.rows = d->kv2.rows = d->anc;
+        d->kv.rows = d->anc;
     }
     int32_t pad = c->pad_id >= 0 ? c->pad_id : 0;
     for (int i = 0; i < nb; i++) {
@@ -627,11 +627,6 @@ static cf_status decode_group(dec *d, const int32_t *const *src, const order_ite
     cf_status st = run_batch(d);
     d->nb = nb;  // compaction moved the finished sentences behind the open ones: all nb remain
     d->R = nb * d->K;
-    // The caches swap during the search: keep the four buffers, whichever role they ended in.
-    d->cache[0] = d->kv.k;
-    d->cache[1] = d->kv.v;
-    d->cache[2] = d->kv2.k;
-    d->cache[3] = d->kv2.v;
     if (st != CF_OK) return st;
     for (int i = 0; i < nb; i++) {
         sent *s = &d->s[i];
