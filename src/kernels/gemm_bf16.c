@@ -1,9 +1,11 @@
-// bf16 products for inference: C = A * op(B) (+ bias) with both operands rounded to bf16
-// (nearest even) and every product summed in fp32, for CPUs with AVX512_BF16 (VDPBF16PS: two
-// products per 32-bit lane and instruction, twice the fp32 FMA's rate). op(B) is a weight,
-// packed once (cf__gemm_bf16_pack_b, kept by the model's prepack cache); A is rounded as it is
-// packed, panel by panel. The loops are cf__gemm_packed's (BLIS: nc, kc, mc blocks, mr x nr
-// micro-tiles); the micro-kernel and the packing of A are in x86/bf16_avx512.c.
+// bf16 products: C = op(A) * op(B) (+ bias or + C) with both operands rounded to bf16 (nearest
+// even) and every product summed in fp32, for CPUs with AVX512_BF16 (VDPBF16PS: two products per
+// 32-bit lane and instruction, twice the fp32 FMA's rate). Inference (cf__gemm_bf16_packed): op(B)
+// is a weight packed once (cf__gemm_bf16_pack_b, kept by the model's prepack cache) and A is
+// rounded as it is packed, panel by panel. Training and unpacked products (cf__gemm_bf16): both
+// operands packed per call, any transposes. The loops are cf__gemm_packed's and cf__gemm_st's
+// (BLIS: nc, kc, mc blocks, mr x nr micro-tiles); the micro-kernel and the packing are in
+// x86/bf16_avx512.c.
 //
 // Packed B, pairs of bf16 in 32-bit words (the even k in the low half): Np = N rounded up to NR;
 // K blocks of KC rows (the last shorter; KC even, so every block starts at an even k), block pc
