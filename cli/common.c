@@ -126,9 +126,17 @@ cf_ctx *cli_ctx_prec(int n_threads, const char *precision) {
         fprintf(stderr, "cformer: cannot create a context: %s", cf_status_str(st));
         if (st == CF_ERR_INVALID_ARG)
             fprintf(stderr, ": precision '%s' is not fp32 or bf16", prec ? prec : "");
-        else if (st == CF_ERR_UNSUPPORTED && bf16)
-            fprintf(stderr, ": bf16 needs a CPU with AVX512_BF16, the AVX-512 kernels and the "
-                            "packed-weight cache (not CF_BLAS, not CF_PREPACK < 0)");
+        else if (st == CF_ERR_UNSUPPORTED && bf16) {
+            const char *blas = getenv("CF_BLAS"), *pp = getenv("CF_PREPACK");
+            if (isa && *isa && strcmp(isa, "avx512"))
+                fprintf(stderr, ": bf16 runs on the AVX-512 kernels, not CF_ISA=%s", isa);
+            else if (blas && !strcmp(blas, "openblas"))
+                fprintf(stderr, ": bf16 needs cformer's own GEMM, not CF_BLAS=openblas");
+            else if (pp && *pp && atoll(pp) <= 0)
+                fprintf(stderr, ": bf16 needs the packed-weight cache, not CF_PREPACK=%s", pp);
+            else
+                fprintf(stderr, ": bf16 needs a CPU with AVX512_BF16, which this one lacks");
+        }
         else if (st == CF_ERR_UNSUPPORTED)
             fprintf(stderr, "; CF_ISA=%s", isa ? isa : "");
         fputc('\n', stderr);

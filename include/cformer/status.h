@@ -54,7 +54,7 @@ typedef struct cf_ctx_params {
                       // round both operands to bf16 and sum in fp32, about twice as fast;
                       // weights, gradients, optimizer state and every other op stay fp32. Needs
                       // AVX512_BF16 (CF_ERR_UNSUPPORTED otherwise), the AVX-512 kernels and the
-                      // packed-weight cache (not with a BLAS or prepack_mib < 0).
+                      // packed-weight cache (not with a BLAS, prepack_mib < 0 or CF_PREPACK=0).
 } cf_ctx_params;
 
 CF_API cf_ctx_params cf_ctx_default_params(void);
