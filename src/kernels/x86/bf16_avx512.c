@@ -1,6 +1,7 @@
 // bf16 GEMM pieces for CPUs with AVX512_BF16: the micro-kernel (VDPBF16PS: per lane, two bf16
-// products added to an fp32 sum) and the packing of A (fp32 rows rounded to bf16, nearest even,
-// by VCVTNE2PS2BF16). The driver and the layout are in kernels/gemm_bf16.c.
+// products added to an fp32 sum) and the packing of either operand (fp32 rounded to bf16,
+// nearest even, by VCVTNE2PS2BF16 / VCVTNEPS2BF16): by rows (16 at a time, transposed in
+// registers) or by columns. The drivers and the layout are in kernels/gemm_bf16.c.
 //
 // Layout (pairs of bf16 in 32 bits, the even k in the low half): a packed A panel holds, for each
 // pair q of its K block, the CF_BF16_MR rows' pairs (A[r][2q], A[r][2q+1]) one after the other; a
