@@ -34,8 +34,8 @@ cli_opt *cli_get(cli_opt *opts, const char *name);
 int cli_fail(cf_ctx *ctx, const char *cmd, cf_status st);
 // A context with --threads applied (0: default).
 cf_ctx *cli_ctx(int n_threads);
-// The same with cf_ctx_params.precision ("fp32", "bf16", or NULL: CF_PRECISION).
-cf_ctx *cli_ctx_prec(int n_threads, const char *precision);
+// The same from a command's --threads and --precision ("fp32", "bf16"; unset: CF_PRECISION).
+cf_ctx *cli_ctx_opts(cli_opt *opts);
 // Picks the tokenizer for a model: explicit path, the model's hint, a tokenizer.bin next to the
 // model file or in its folder, or bytes for a 256-id vocabulary.
 cf_status cli_tokenizer(cf_ctx *ctx, cf_model *m, const char *model_path, const char *explicit_path,

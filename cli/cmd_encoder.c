@@ -288,8 +288,7 @@ int cmd_classify(int argc, char **argv) {
         fprintf(stderr, "cformer classify: --model is required\n");
         return 2;
     }
-    cf_ctx *ctx =
-        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;
@@ -526,8 +525,7 @@ int cmd_qa(int argc, char **argv) {
         fprintf(stderr, "cformer qa: the question is empty\n");
         return 2;
     }
-    cf_ctx *ctx =
-        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;
@@ -617,8 +615,7 @@ int cmd_embed(int argc, char **argv) {
             return 2;
         }
     }
-    cf_ctx *ctx =
-        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;
@@ -1286,7 +1283,7 @@ int cmd_train_task(int argc, char **argv) {
         fprintf(stderr, "cformer train: --batch must be 1..1024\n");
         return 2;
     }
-    r.ctx = cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    r.ctx = cli_ctx_opts(opts);
     if (!r.ctx) return 1;
     cf_model *pre = NULL;
     cf_tsv *tsv = NULL, *dev_tsv = NULL;

@@ -58,8 +58,7 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "cformer generate: --max-tokens must be >= 0\n");
         return 2;
     }
-    cf_ctx *ctx =
-        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;

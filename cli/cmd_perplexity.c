@@ -29,8 +29,7 @@ int cmd_perplexity(int argc, char **argv) {
     size_t len = 0;
     char *text = cli_read_file(file->str, &len);
     if (!text) return 1;
-    cf_ctx *ctx =
-        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) {
         free(text);
         return 1;

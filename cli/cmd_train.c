@@ -114,7 +114,7 @@ int cmd_train(int argc, char **argv) {
     tp.batch_size = 16;
     tp.seq_len = 0;  // 0: n_ctx
     char tok_path[1024] = "byte";
-    cf_ctx *ctx = cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) return 1;
     cf_tokenizer *tok = NULL;
     cf_model *m = NULL;

@@ -172,8 +172,7 @@ int cmd_translate(int argc, char **argv) {
         fprintf(stderr, "cformer translate: --batch-tokens must be >= 1\n");
         return 2;
     }
-    cf_ctx *ctx =
-        cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) return 1;
     cf_model *m = NULL;
     cf_s2s_tokenizer *tok = NULL;
@@ -481,7 +480,7 @@ int cmd_train_translate(int argc, char **argv) {
     }
     int64_t n_dev = IOPT("eval-lines", dsrc.n);
     if (n_dev < 1 || n_dev > dsrc.n) n_dev = dsrc.n;
-    ctx = cli_ctx_prec((int)cli_get(opts, "threads")->i, cli_get(opts, "precision")->str);
+    ctx = cli_ctx_opts(opts);
     if (!ctx) goto done;
     ckpt = path_in(out, "checkpoint.safetensors");
     logp = path_in(out, "log.tsv");

@@ -114,7 +114,7 @@ int cli_fail(cf_ctx *ctx, const char *cmd, cf_status st) {
     return 1;
 }
 
-cf_ctx *cli_ctx_prec(int n_threads, const char *precision) {
+static cf_ctx *ctx_with(int n_threads, const char *precision) {
     cf_ctx_params p = cf_ctx_default_params();
     p.n_threads = n_threads;
     p.precision = precision;
@@ -145,7 +145,12 @@ cf_ctx *cli_ctx_prec(int n_threads, const char *precision) {
     return ctx;
 }
 
-cf_ctx *cli_ctx(int n_threads) { return cli_ctx_prec(n_threads, NULL); }
+cf_ctx *cli_ctx(int n_threads) { return ctx_with(n_threads, NULL); }
+
+cf_ctx *cli_ctx_opts(cli_opt *opts) {
+    const cli_opt *t = cli_get(opts, "threads"), *p = cli_get(opts, "precision");
+    return ctx_with(t ? (int)t->i : 0, p ? p->str : NULL);
+}
 
 static bool is_file(const char *p) {
     struct stat s;

@@ -177,7 +177,7 @@ struct cf_ctx {
     size_t scratch_floats;
     const struct cf_blas *blas;  // an external SGEMM for large products, or NULL
     size_t prepack_budget;       // bytes of packed inference weights a model may keep (0: none)
-    bool bf16;                   // inference weight products in bf16 (cf_ctx_params.precision)
+    bool bf16;                   // linear layers' products in bf16 (cf_ctx_params.precision)
     char errmsg[1024];
 };
 

@@ -221,11 +221,9 @@ typedef struct gemm_job {
 static void gemm_task(int ith, int nth, void *arg) {
     const gemm_job *j = arg;
     (void)nth;
-    int im = ith / j->tn, in = ith % j->tn;
     int64_t m0, m1, n0, n1;
-    cf__split(j->M, j->k->mr, im, j->tm, &m0, &m1);
-    cf__split(j->N, j->k->nr, in, j->tn, &n0, &n1);
-    if (m0 >= m1 || n0 >= n1) return;
+    if (!cf__gemm_cell(j->k->mr, j->k->nr, j->tm, j->tn, ith, j->M, j->N, &m0, &m1, &n0, &n1))
+        return;
     const float *A = j->ta ? j->A + m0 : j->A + m0 * j->lda;
     float *scratch = j->ctx->scratch + (size_t)ith * j->ctx->scratch_floats;
     if (j->Bp) {
@@ -275,6 +273,13 @@ int cf__gemm_grid(int mr, int nr, int nth, int64_t M, int64_t N) {
         }
     }
     return best_tm;
+}
+
+bool cf__gemm_cell(int mr, int nr, int tm, int tn, int ith, int64_t M, int64_t N, int64_t *m0,
+                   int64_t *m1, int64_t *n0, int64_t *n1) {
+    cf__split(M, mr, ith / tn, tm, m0, m1);
+    cf__split(N, nr, ith % tn, tn, n0, n1);
+    return *m0 < *m1 && *n0 < *n1;
 }
 
 void cf__gemm(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,

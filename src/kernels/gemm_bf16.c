@@ -43,17 +43,17 @@ static void PACK_COLS(int R, int cols, const float *A, int64_t lda, int64_t kc, 
 }
 #endif
 
-// fp32 -> bf16, round to nearest even; NaN stays a (quiet) NaN.
-static uint32_t to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
-
 size_t cf__gemm_bf16_packed_bytes(int64_t N, int64_t K) {
     int64_t np = (N + NR - 1) / NR * NR;
     return (size_t)np * (size_t)((K + 1) / 2) * 4;
+}
+
+// dst <- the panel of op(B)'s columns [j0, j0 + cols) (cols <= NR; the rest zero) over rows
+// [p0, p0 + kc): B is (N x K, ldb) with tb (its rows are the panel's columns), else (K x N, ldb).
+static void pack_b_panel(bool tb, const float *B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                         int cols, uint32_t *dst) {
+    if (tb) PACK_ROWS(NR, cols, B + j0 * ldb + p0, ldb, kc, dst);
+    else PACK_COLS(NR, cols, B + p0 * ldb + j0, ldb, kc, dst);
 }
 
 typedef struct pack_job {
@@ -64,11 +64,6 @@ typedef struct pack_job {
     uint32_t *dst;
 } pack_job;
 
-static float b_at(const pack_job *j, int64_t k, int64_t n) {
-    if (k >= j->K || n >= j->N) return 0.0f;
-    return j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n];
-}
-
 static void pack_task(int ith, int nth, void *arg) {
     const pack_job *j = arg;
     int64_t np = (j->N + NR - 1) / NR, p0, p1;
@@ -77,20 +72,8 @@ static void pack_task(int ith, int nth, void *arg) {
         int64_t kc = j->K - pc < KC ? j->K - pc : KC, kq = (kc + 1) / 2;
         uint32_t *blk = j->dst + (pc / 2) * np * NR;
         for (int64_t p = p0; p < p1; p++) {
-            uint32_t *panel = blk + p * NR * kq;
-            if (j->tb) {  // W (N x K): its rows are the panel's columns, converted 32 at a time
-                int64_t cols = j->N - p * NR < NR ? j->N - p * NR : NR;
-                PACK_ROWS(NR, (int)cols, j->B + p * NR * j->ldb + pc, j->ldb, kc, panel);
-                continue;
-            }
-            for (int64_t c = 0; c < NR; c++) {
-                int64_t n = p * NR + c;
-                for (int64_t q = 0; q < kq; q++) {
-                    int64_t k = pc + 2 * q;
-                    panel[q * NR + c] = to_bf16(b_at(j, k, n)) |
-                                        (k + 1 < pc + kc ? to_bf16(b_at(j, k + 1, n)) << 16 : 0u);
-                }
-            }
+            int cols = (int)(j->N - p * NR < NR ? j->N - p * NR : NR);
+            pack_b_panel(j->tb, j->B, j->ldb, pc, kc, p * NR, cols, blk + p * NR * kq);
         }
     }
 }
@@ -174,11 +157,9 @@ static void gemm_st(uint32_t *scratch, bool ta, bool tb, int64_t M, int64_t N, i
         int64_t nc = N - jc < NC ? N - jc : NC;
         for (int64_t pc = 0; pc < K; pc += KC) {
             int64_t kc = K - pc < KC ? K - pc : KC, kq = (kc + 1) / 2;
-            for (int64_t jr = 0; jr < nc; jr += NR) {
-                int cols = (int)(nc - jr < NR ? nc - jr : NR);
-                if (tb) PACK_ROWS(NR, cols, B + (jc + jr) * ldb + pc, ldb, kc, pb + jr * kq);
-                else PACK_COLS(NR, cols, B + pc * ldb + jc + jr, ldb, kc, pb + jr * kq);
-            }
+            for (int64_t jr = 0; jr < nc; jr += NR)
+                pack_b_panel(tb, B, ldb, pc, kc, jc + jr, (int)(nc - jr < NR ? nc - jr : NR),
+                             pb + jr * kq);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 int64_t mc = M - ic < MC ? M - ic : MC;
                 pack_a(ta, A, lda, ic, mc, pc, kc, pa);
@@ -208,11 +189,8 @@ typedef struct gemm_job {
 static void gemm_task(int ith, int nth, void *arg) {
     const gemm_job *j = arg;
     (void)nth;
-    int im = ith / j->tn, in = ith % j->tn;
     int64_t m0, m1, n0, n1;
-    cf__split(j->M, MR, im, j->tm, &m0, &m1);
-    cf__split(j->N, NR, in, j->tn, &n0, &n1);
-    if (m0 >= m1 || n0 >= n1) return;
+    if (!cf__gemm_cell(MR, NR, j->tm, j->tn, ith, j->M, j->N, &m0, &m1, &n0, &n1)) return;
     uint32_t *scratch = (uint32_t *)(j->ctx->scratch + (size_t)ith * j->ctx->scratch_floats);
     const float *A = j->ta ? j->A + m0 : j->A + m0 * j->lda;
     if (j->Bp) {

@@ -124,6 +124,10 @@ void cf__gemm(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, fl
 // The thread grid tm x tn = nth for an M x N product in mr x nr tiles with the least packing
 // traffic, every thread with a tile at least; returns tm, or 0 when no grid gives each a tile.
 int cf__gemm_grid(int mr, int nr, int nth, int64_t M, int64_t N);
+// Thread ith's cell of that tm x tn grid: rows [m0, m1) in multiples of mr, columns [n0, n1) in
+// multiples of nr; false when the cell is empty.
+bool cf__gemm_cell(int mr, int nr, int tm, int tn, int ith, int64_t M, int64_t N, int64_t *m0,
+                   int64_t *m1, int64_t *n0, int64_t *n1);
 // Same, single-threaded, with explicit scratch (cf__gemm_scratch_floats floats).
 void cf__gemm_st(const cf_kernels *k, float *scratch, bool ta, bool tb, int64_t M, int64_t N,
                  int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -148,11 +152,12 @@ void cf__gemm_packed(cf_ctx *ctx, bool ta, int64_t M, int64_t N, int64_t K, floa
                      const float *A, int64_t lda, const float *Bp, float beta, const float *bias,
                      float *C, int64_t ldc);
 
-// ---- bf16 products for inference (kernels/gemm_bf16.c, kernels/x86/bf16_avx512.c) ----
+// ---- bf16 products (kernels/gemm_bf16.c, kernels/x86/bf16_avx512.c) ----
 //
-// With cf_ctx_params.precision "bf16" (AVX512_BF16 CPUs only) the linear layers' inference
-// products round both operands to bf16 (nearest even) and sum the products in fp32: the weight
-// packed once as bf16 pairs, the activations rounded as they are packed. Layout in gemm_bf16.c.
+// With cf_ctx_params.precision "bf16" (AVX512_BF16 CPUs only) the linear layers' products, in
+// inference and training, round both operands to bf16 (nearest even) and sum the products in
+// fp32: in inference the weight packed once as bf16 pairs, the activations rounded as they are
+// packed; in training both operands packed per call. Layout in gemm_bf16.c.
 #define CF_BF16_MR 14
 #define CF_BF16_NR 32
 #define CF_BF16_KC 384  // even

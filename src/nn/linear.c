@@ -43,6 +43,9 @@ static void gemm_bf16(cf_ctx *ctx, bool ta, bool tb, int64_t M, int64_t N, int64
     cf__gemm_bf16(ctx, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
+// The product the context asks for: bf16 operands with fp32 sums, or fp32.
+static gemm_fn gemm_of(const cf_ctx *ctx) { return ctx->bf16 ? gemm_bf16 : cf__gemm; }
+
 static void linear_bwd(cf_graph *g, const cf_node *n) {
     cf_tensor *x = n->in[0], *y = n->out;
     const cf_weight *w = n->w[0], *b = n->w[1];
@@ -52,7 +55,7 @@ static void linear_bwd(cf_graph *g, const cf_node *n) {
     const float *dy = y->grad;
     // A bf16 context rounds the operands of these products to bf16 too (sums in fp32; the
     // weights, gradients and optimizer stay fp32): mixed-precision training.
-    gemm_fn mm = g->ctx->bf16 ? gemm_bf16 : cf__gemm;
+    gemm_fn mm = gemm_of(g->ctx);
     cf_ctx *c = g->ctx;
     if (dx) mm(c, false, w->trans, rows, in, out, 1.0f, dy, out, w->data, w->ld, 1.0f, dx, in);
     if (w->grad) {
@@ -97,12 +100,8 @@ cf_tensor *cf__linear(cf_graph *g, cf_tensor *x, const cf_weight *w, const cf_we
             cf__run(g, (double)rows * (double)out, bias_fill_task, &j);
             beta = 1.0f;
         }
-        if (g->ctx->bf16)  // training, or past the packed-weight budget
-            cf__gemm_bf16(g->ctx, false, !w->trans, rows, out, in, x->data, in, w->data, w->ld,
-                          beta, y->data, out);
-        else
-            cf__gemm(g->ctx, false, !w->trans, rows, out, in, 1.0f, x->data, in, w->data, w->ld,
-                     beta, y->data, out);
+        gemm_of(g->ctx)(g->ctx, false, !w->trans, rows, out, in, 1.0f, x->data, in, w->data,
+                        w->ld, beta, y->data, out);
     }
     cf_node *n = cf__record(g, linear_bwd, y);
     if (n) {
