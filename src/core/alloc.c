@@ -3,7 +3,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "../internal.h"
 
@@ -39,27 +38,18 @@ typedef struct hdr {
     size_t size;
 } hdr;
 
-// Large blocks (activation arenas, KV caches, weights, packed weights) ask for transparent huge
-// pages: one fault and one TLB entry per 2 MiB instead of 512 (the first touch of a fresh
-// decoding cache cost a tenth of a translation run in 4 KiB faults under virtualisation).
-static void advise_huge(void *p, size_t n) {
-#ifdef MADV_HUGEPAGE
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    if (n < 2 * huge || g_alloc.malloc_fn) return;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + n) & ~(huge - 1);
-    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-    (void)p, (void)n;
-#endif
-}
-
+// No madvise(MADV_HUGEPAGE): the system's transparent-huge-page setting decides. cformer asked
+// for huge pages on every large block until measurements on the Zen 5 VM of docs/BENCHMARKS.md
+// showed them to slow the steady state: sequential reads 26-28 GB/s from huge pages against
+// 33-34 from 4 KiB ones, BERT-base at batch 1 5.0-5.3 sentences/s against 6.4-7.6 (one thread),
+// GPT-2 prompt processing 751-861 tokens/s against 892-912. What they saved, fewer first-touch
+// faults (0.03-0.55 s against 0.75 s per 256 MiB), is paid once per buffer.
 void *cf__malloc(size_t n) {
     if (n == 0) n = 1;
     size_t total;
     if (!cf__add_ok(n, CF_ALIGN + sizeof(hdr), &total)) return NULL;
     uint8_t *raw = raw_malloc(total);
     if (!raw) return NULL;
-    advise_huge(raw, total);
     uintptr_t u = ((uintptr_t)raw + sizeof(hdr) + CF_ALIGN - 1) & ~(uintptr_t)(CF_ALIGN - 1);
     hdr *h = (hdr *)u - 1;
     h->raw = raw;
