@@ -5,7 +5,7 @@
 #define VL 16
 #define GEMM_MR 14
 #define GEMM_MC 140
-#define GEMM_KC 256
+#define GEMM_KC 512
 #define GEMM_NC 3072
 #define TABLE_NAME "avx512"
 #include "simd.inc.h"
