@@ -1227,7 +1227,7 @@ int cmd_train_task(int argc, char **argv) {
         {"weight-decay", OPT_FLOAT, "X", "AdamW decoupled weight decay (default 0.01)"},
         {"beta2", OPT_FLOAT, "X", "AdamW second-moment decay (default 0.999, as BERT)"},
         {"grad-clip", OPT_FLOAT, "X", "global gradient-norm clipping, 0 for none (default 1)"},
-        {"dropout", OPT_FLOAT, "X", "(not used: cformer trains without dropout)"},
+        {"dropout", OPT_FLOAT, "X", "dropout on the embeddings, block outputs and classifier input (default: classify/qa 0.1, as BERT; mlm 0)"},
         {"freeze-embeddings", OPT_FLAG, NULL, "do not train the embeddings"},
         {"freeze-layers", OPT_INT, "N", "do not train the first N blocks"},
         {"layer-decay", OPT_FLOAT, "X", "layer-wise lr decay: block l gets lr x X^(L - l)"},
@@ -1351,6 +1351,7 @@ int cmd_train_task(int argc, char **argv) {
     tp.weight_decay = (float)opt_f(opts, "weight-decay", 0.01);
     tp.beta2 = (float)opt_f(opts, "beta2", 0.999);  // BERT's (and transformers') AdamW setting
     tp.grad_clip = (float)opt_f(opts, "grad-clip", 1.0);
+    tp.dropout = (float)opt_f(opts, "dropout", task == CF_TASK_MLM ? 0.0 : 0.1);
     tp.seed = r.seed;
     tp.val_fraction = 0;
     tp.eval_every = 0;

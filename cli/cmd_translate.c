@@ -408,6 +408,7 @@ int cmd_train_translate(int argc, char **argv) {
         {"lr", OPT_FLOAT, "X", "peak learning rate of the inverse-sqrt schedule (1e-3)"},
         {"warmup", OPT_INT, "N", "warmup steps (default 1000)"},
         {"label-smoothing", OPT_FLOAT, "X", "label smoothing (default 0.1)"},
+        {"dropout", OPT_FLOAT, "X", "dropout on embeddings and block outputs (default 0; the original Transformer used 0.1)"},
         {"weight-decay", OPT_FLOAT, "X", "AdamW weight decay (default 0)"},
         {"clip", OPT_FLOAT, "X", "gradient norm clipping, 0: off (default 1)"},
         {"beta2", OPT_FLOAT, "X", "AdamW beta2 (default 0.98)"},
@@ -602,6 +603,7 @@ int cmd_train_translate(int argc, char **argv) {
     tp.eps = 1e-9f;
     tp.val_fraction = 0.0f;
     tp.seed = seed;
+    tp.dropout = (float)FOPT("dropout", 0.0);
     float ls = (float)FOPT("label-smoothing", 0.1);
     if ((st = cf_trainer_create(m, &tp, &tr)) != CF_OK) goto fail;
     double best = -1.0;

@@ -137,6 +137,14 @@ uint64_t cf__rng_u64(cf_rng *r);
 float cf__rng_uniform(cf_rng *r);  // [0, 1), 24 random bits
 float cf__rng_normal(cf_rng *r);   // standard normal (Box-Muller, one value per call)
 uint64_t cf__rng_below(cf_rng *r, uint64_t n);  // uniform in [0, n), unbiased
+// A stateless 64-bit mix (splitmix64's finaliser of x + golden ratio): counter-based streams
+// (dropout masks) that any thread can evaluate at any index.
+static inline uint64_t cf__mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
 
 // ---- the thread pool ----
 //

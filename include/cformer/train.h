@@ -27,6 +27,10 @@ typedef struct cf_train_params {
     int64_t ckpt_every;      // steps between checkpoints; 0: only at the end
     uint64_t seed;           // sampling of batches and initialisation
     int32_t schedule;        // cf_lr_schedule
+    float dropout;           // inverted dropout on the embeddings, each block's attention and
+                             // feed-forward outputs and the classification heads' inputs, as
+                             // BERT's hidden_dropout_prob (not on attention probabilities);
+                             // 0 (the default): none
 } cf_train_params;
 
 typedef enum cf_lr_schedule {

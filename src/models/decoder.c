@@ -41,7 +41,7 @@ static cf_tensor *attention_block(cf_graph *g, const cf_model *m, const cf_layer
         k = cf__rope(g, k, c->n_kv_heads, c->head_dim, m->rope, il);
     }
     cf_tensor *a = cf__attention(g, q, k, v, c->n_heads, c->n_kv_heads, c->head_dim, causal, l);
-    return cf__linear(g, a, &y->wo, opt(&y->bo));
+    return cf__dropout(g, cf__linear(g, a, &y->wo, opt(&y->bo)));
 }
 
 static cf_tensor *mlp_block(cf_graph *g, const cf_model *m, const cf_layer *y, cf_tensor *h) {
@@ -53,7 +53,7 @@ static cf_tensor *mlp_block(cf_graph *g, const cf_model *m, const cf_layer *y, c
     } else {
         u = cf__act(g, u, act_op(c->act));
     }
-    return cf__linear(g, u, &y->w_down, opt(&y->b_down));
+    return cf__dropout(g, cf__linear(g, u, &y->w_down, opt(&y->b_down)));
 }
 
 cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
@@ -68,6 +68,7 @@ cf_tensor *cf__model_hidden(cf_graph *g, cf_model *m, const int32_t *tokens,
     else
         x = cf__embed(g, &m->wte, c->pos == CF_POS_LEARNED ? &m->wpe : NULL,
                       c->pos == CF_POS_SINUSOIDAL ? m->sinus : NULL, tokens, B, T, g->pos0);
+    x = cf__dropout(g, x);  // training only (g->dropout)
     for (int l = 0; l < c->n_layers; l++) {
         const cf_layer *y = &m->layers[l];
         bool causal = c->causal;
@@ -124,7 +125,7 @@ cf_tensor *cf__encdec_encode(cf_graph *g, cf_model *m, const int32_t *src, int64
     cf__model_use_prepack(g, m);
     const uint8_t *saved_mask = g->key_mask;
     g->key_mask = src_mask;  // the encoder's self-attention skips source padding
-    cf_tensor *x = embed_s2s(g, m, cf__encdec_src_wte(m), &m->wpe, src, B, S, 0);
+    cf_tensor *x = cf__dropout(g, embed_s2s(g, m, cf__encdec_src_wte(m), &m->wpe, src, B, S, 0));
     for (int l = 0; l < c->n_layers; l++) {
         const cf_layer *y = &m->layers[l];
         size_t mark = cf__graph_mark(g);
@@ -155,7 +156,7 @@ static cf_tensor *cross_block(cf_graph *g, const cf_model *m, const cf_layer *y,
     const cf_config *c = &m->cfg;
     cf_tensor *q = cf__linear(g, h, &y->xq, opt(&y->bxq));
     cf_tensor *a = cf__cross_attention(g, q, k, v, c->n_heads, c->head_dim, src_mask);
-    return cf__linear(g, a, &y->xo, opt(&y->bxo));
+    return cf__dropout(g, cf__linear(g, a, &y->xo, opt(&y->bxo)));
 }
 
 cf_tensor *cf__encdec_decode(cf_graph *g, cf_model *m, const int32_t *tgt, int64_t B, int64_t T,
@@ -165,7 +166,7 @@ cf_tensor *cf__encdec_decode(cf_graph *g, cf_model *m, const int32_t *tgt, int64
     cf__model_use_prepack(g, m);
     const uint8_t *saved_mask = g->key_mask;
     g->key_mask = NULL;  // causal self-attention; target padding only ever follows the tokens
-    cf_tensor *x = embed_s2s(g, m, &m->wte, &m->dec_wpe, tgt, B, T, g->pos0);
+    cf_tensor *x = cf__dropout(g, embed_s2s(g, m, &m->wte, &m->dec_wpe, tgt, B, T, g->pos0));
     for (int l = 0; l < c->n_dec_layers; l++) {
         const cf_layer *y = &m->dec_layers[l];
         size_t mark = cf__graph_mark(g);

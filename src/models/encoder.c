@@ -117,8 +117,11 @@ static cf_tensor *build(cf_graph *g, cf_model *m, const cf_encoder_batch *b, out
     switch (k) {
     case OUT_HIDDEN: return x;
     case OUT_MLM: return cf__encoder_mlm(g, m, x);
-    case OUT_SEQ: return cf__linear(g, pooled(g, m, x, b->B, b->T), &m->cls_w, &m->cls_b);
-    case OUT_TOK: return cf__linear(g, x, &m->cls_w, &m->cls_b);
+    // The classifiers see their input through dropout in training (BertFor*Classification);
+    // the QA head does not (BertForQuestionAnswering).
+    case OUT_SEQ:
+        return cf__linear(g, cf__dropout(g, pooled(g, m, x, b->B, b->T)), &m->cls_w, &m->cls_b);
+    case OUT_TOK: return cf__linear(g, cf__dropout(g, x), &m->cls_w, &m->cls_b);
     case OUT_QA: return cf__linear(g, x, &m->qa_w, &m->qa_b);
     case OUT_EMBED: break;
     }

@@ -1,5 +1,5 @@
 // Element-wise layers: activations (GELU, GELU-tanh, ReLU, SiLU), gated units (SwiGLU, GeGLU),
-// residual addition, and row gathering. Threaded in contiguous chunks.
+// residual addition, dropout, and row gathering. Threaded in contiguous chunks.
 #include <string.h>
 
 #include "nn.h"
@@ -123,6 +123,71 @@ cf_tensor *cf__add(cf_graph *g, cf_tensor *a, cf_tensor *b) {
     if (n) {
         n->in[0] = a;
         n->in[1] = b;
+    }
+    return y;
+}
+
+// ---- dropout ----
+
+typedef struct drop_job {
+    uint64_t base;   // the call's stream
+    uint64_t thr;    // an element is dropped when its 24-bit draw is below thr
+    float scale;     // 1 / (1 - p)
+    int64_t n;
+    const float *x;  // forward: input; backward: dy
+    float *y;        // forward: output; backward: dx (accumulated)
+    bool acc;
+} drop_job;
+
+static void drop_task(int ith, int nth, void *arg) {
+    const drop_job *j = arg;
+    int64_t lo, hi;
+    cf__split(j->n, 64, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) {
+        float v = (cf__mix64(j->base + (uint64_t)i) >> 40) < j->thr ? 0.0f : j->x[i] * j->scale;
+        j->y[i] = j->acc ? j->y[i] + v : v;
+    }
+}
+
+static drop_job drop_setup(uint64_t seed, uint64_t call, float p) {
+    drop_job j = {0};
+    j.base = cf__mix64(seed ^ cf__mix64(call));
+    j.thr = (uint64_t)((double)p * 16777216.0);  // p in 2^-24 steps
+    j.scale = 1.0f / (1.0f - p);
+    return j;
+}
+
+static void dropout_bwd(cf_graph *g, const cf_node *n) {
+    cf_tensor *x = n->in[0];
+    float *dx = cf__grad(g, x);
+    if (g->measure) return;
+    drop_job j = drop_setup((uint64_t)n->i[0], (uint64_t)n->i[1], n->f[0]);
+    j.n = x->n;
+    j.x = n->out->grad;
+    j.y = dx;
+    j.acc = true;
+    cf__run(g, 8.0 * (double)x->n, drop_task, &j);
+}
+
+cf_tensor *cf__dropout(cf_graph *g, cf_tensor *x) {
+    float p = g->dropout;
+    if (!g->train || !(p > 0.0f)) return x;
+    CF_ASSERT(p < 1.0f);
+    uint64_t call = g->dropout_calls++;
+    cf_tensor *y = cf__tensor(g, x->ndim, x->shape);
+    if (!g->measure) {
+        drop_job j = drop_setup(g->dropout_seed, call, p);
+        j.n = x->n;
+        j.x = x->data;
+        j.y = y->data;
+        cf__run(g, 8.0 * (double)x->n, drop_task, &j);
+    }
+    cf_node *n = cf__record(g, dropout_bwd, y);
+    if (n) {
+        n->in[0] = x;
+        n->f[0] = p;
+        n->i[0] = (int64_t)g->dropout_seed;
+        n->i[1] = (int64_t)call;
     }
     return y;
 }

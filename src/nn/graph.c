@@ -47,6 +47,7 @@ void cf__graph_begin(cf_graph *g, bool train, bool measure) {
     g->tape = NULL;
     g->oom = false;
     g->prepack = NULL;
+    g->dropout_calls = 0;
 }
 
 // An arena that must grow again (inference on growing shapes: batches sorted by length) grows

@@ -86,6 +86,13 @@ struct cf_graph {
     // Inference: the model's packed-weight cache (prepack.c) that linear layers use; NULL = none
     // (pack per call). Reset by cf__graph_begin; set by the model's forward functions.
     struct cf_prepack *prepack;
+    // Training: inverted dropout at this rate where the model applies it (cf__dropout); 0: none.
+    // Masks come from dropout_seed and the call's index in the pass (dropout_calls, reset by
+    // cf__graph_begin), so the planning pass, the real pass and backward agree. Set by the
+    // trainer before each pass; inference graphs leave it 0.
+    float dropout;
+    uint64_t dropout_seed;
+    uint64_t dropout_calls;
     uint8_t junk[512];    // handed out when meta allocation fails, so callers never see NULL
 };
 
@@ -155,6 +162,12 @@ cf_tensor *cf__rmsnorm(cf_graph *g, cf_tensor *x, const cf_weight *w, float eps)
 cf_tensor *cf__act(cf_graph *g, cf_tensor *x, cf_act_op op);
 cf_tensor *cf__glu(cf_graph *g, cf_tensor *gate, cf_tensor *up, cf_act_op op);
 cf_tensor *cf__add(cf_graph *g, cf_tensor *a, cf_tensor *b);
+// Inverted dropout (torch.nn.Dropout in training mode): y = x * keep / (1 - p) with p =
+// g->dropout, keep = 0 with probability p, drawn per element from a counter-based hash of
+// (g->dropout_seed, this call's index, the element's index): backward recomputes the mask
+// instead of storing it, and results do not depend on the thread count. Returns x itself when
+// the graph is not training or p is 0.
+cf_tensor *cf__dropout(cf_graph *g, cf_tensor *x);
 // Rotary embedding on (B, T, n_heads * D) at positions pos0 + t; cos_sin: (n_ctx, D/2, 2).
 cf_tensor *cf__rope(cf_graph *g, cf_tensor *x, int64_t n_heads, int64_t D, const float *cos_sin,
                     bool interleaved);

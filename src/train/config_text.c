@@ -44,7 +44,7 @@ static const key KEYS[] = {
     TR("eps", K_F32, eps),                TR("grad_clip", K_F32, grad_clip),
     TR("val_fraction", K_F32, val_fraction), TR("eval_every", K_I64, eval_every),
     TR("eval_batches", K_I32, eval_batches), TR("ckpt_every", K_I64, ckpt_every),
-    TR("seed", K_U64, seed),
+    TR("seed", K_U64, seed),              TR("dropout", K_F32, dropout),
 };
 
 static char *trim(char *s) {

@@ -124,6 +124,7 @@ cf_status cf_trainer_step_task(cf_trainer *t, cf_task task, const cf_encoder_bat
     float seed = 1.0f / (float)n_micro;
     for (int32_t a = 0; a < n_micro; a++) {
         const cf_encoder_batch *b = &batches[a];
+        cf__trainer_dropout(t, g, a);
         // Batches are padded to their own length: plan this shape (arenas only ever grow).
         cf__graph_begin(g, true, true);
         cf__graph_backward(g, cf__encoder_task_loss(g, m, task, b, class_weights), seed);

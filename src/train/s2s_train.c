@@ -243,6 +243,7 @@ cf_status cf_trainer_step_s2s(cf_trainer *t, const cf_s2s_batch *batches, int32_
         // Each micro-batch's mean, weighted by its share of the tokens: the gradient of the
         // mean over all of them.
         float seed = (float)va / (float)valid;
+        cf__trainer_dropout(t, g, a);
         for (int measure = 1; measure >= 0; measure--) {
             cf__graph_begin(g, true, measure);
             cf_tensor *logits = cf__encdec_forward(g, m, b->src, b->src_mask, b->B, b->S,

@@ -12,6 +12,9 @@ void cf__trainer_zero_grads(cf_trainer *t);
 void cf__trainer_update(cf_trainer *t, double loss, int64_t tokens, double t0,
                         cf_step_stats *st);
 cf_model *cf__trainer_model(cf_trainer *t);
+// Sets g's dropout rate (the params') and the seed of its masks for micro-batch `micro` of the
+// current step: a function of the run's seed, the step and micro, so --resume draws the same.
+void cf__trainer_dropout(cf_trainer *t, cf_graph *g, int64_t micro);
 float *cf__trainer_grads(cf_trainer *t);  // the gradient slab, laid out as the weights
 // The graph the task steps run on (planned per batch shape; arenas only grow).
 cf_graph *cf__trainer_task_graph(cf_trainer *t);

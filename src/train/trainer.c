@@ -77,6 +77,8 @@ static cf_status check_params(cf_ctx *ctx, const cf_train_params *p, const cf_co
     if (!(p->beta2 >= 0.0f && p->beta2 < 1.0f)) return BADP("beta2 = %g", p->beta2);
     if (!(p->eps > 0.0f)) return BADP("eps = %g", p->eps);
     if (!(p->grad_clip >= 0.0f)) return BADP("grad_clip = %g", p->grad_clip);
+    if (!(p->dropout >= 0.0f && p->dropout < 1.0f))
+        return BADP("dropout = %g (0 <= x < 1)", p->dropout);
     if (!(p->val_fraction >= 0.0f && p->val_fraction < 1.0f))
         return BADP("val_fraction = %g (0 <= x < 1)", p->val_fraction);
     if (p->eval_every < 0 || p->ckpt_every < 0) return BADP("eval_every/ckpt_every < 0");
@@ -182,8 +184,15 @@ float cf_trainer_lr_at(const cf_trainer *t, int64_t step) {
 int64_t cf_trainer_step_count(const cf_trainer *t) { return t->step; }
 
 // Forward + loss (+ backward when train) for one (B, T) micro-batch of rows of T+1 tokens.
+void cf__trainer_dropout(cf_trainer *t, cf_graph *g, int64_t micro) {
+    g->dropout = t->p.dropout;
+    g->dropout_seed = cf__mix64(t->p.seed ^ cf__mix64(((uint64_t)t->step << 20) + (uint64_t)micro));
+}
+
 static cf_status micro_batch(cf_trainer *t, cf_graph *g, bool *planned, const int32_t *rows,
-                             int64_t B, int64_t T, bool train, float seed, float *loss) {
+                             int64_t B, int64_t T, bool train, float seed, float *loss, int64_t a) {
+    if (train) cf__trainer_dropout(t, g, a);
+    else g->dropout = 0.0f;
     for (int64_t b = 0; b < B; b++)
         for (int64_t i = 0; i < T; i++) {
             t->inputs[b * T + i] = rows[b * (T + 1) + i];
@@ -273,7 +282,7 @@ cf_status cf_trainer_step_on(cf_trainer *t, const int32_t *tokens, cf_step_stats
     for (int64_t a = 0; a < A; a++) {
         const int32_t *rows = tokens + a * B * (T + 1);
         float loss;
-        CF_TRY(micro_batch(t, &t->g, &t->planned, rows, B, T, true, 1.0f / (float)A, &loss));
+        CF_TRY(micro_batch(t, &t->g, &t->planned, rows, B, T, true, 1.0f / (float)A, &loss, a));
         loss_sum += loss;
     }
     cf__trainer_update(t, loss_sum / (double)A, A * B * T, t0, st);
@@ -354,7 +363,7 @@ cf_status cf_trainer_eval(cf_trainer *t, float *val_loss) {
             memcpy(t->batch + b * (T + 1), val + off, (size_t)(T + 1) * sizeof(int32_t));
         }
         float loss;
-        CF_TRY(micro_batch(t, &t->ge, &t->eval_planned, t->batch, B, T, false, 1.0f, &loss));
+        CF_TRY(micro_batch(t, &t->ge, &t->eval_planned, t->batch, B, T, false, 1.0f, &loss, 0));
         sum += loss;
     }
     *val_loss = (float)(sum / (double)p->eval_batches);
@@ -380,6 +389,7 @@ static char *params_json(const cf_train_params *p) {
     cJSON_AddNumberToObject(o, "grad_clip", p->grad_clip);
     cJSON_AddNumberToObject(o, "val_fraction", p->val_fraction);
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
+    cJSON_AddNumberToObject(o, "dropout", p->dropout);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;

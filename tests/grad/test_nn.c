@@ -1,6 +1,7 @@
 // Gradient checks: every nn layer's backward against central finite differences of its
 // forward, on small random shapes. The scalar checked is L = sum(out * r) for a fixed random r,
 // accumulated in double. Both the reference kernels and the SIMD kernels are exercised.
+#include <math.h>
 #include <stdlib.h>
 
 #include "../../src/models/model_internal.h"
@@ -568,6 +569,126 @@ static void test_encoder_models(void) {
     model_case("roberta-mlm", rb);  // positions from pad_id + 1
 }
 
+// ---- dropout ----
+//
+// Not through gcase: its finite differences run the forward in inference mode, where dropout is
+// the identity. Here every pass trains, with the same seed, so the masks repeat.
+
+// in -> dropout (-> GELU -> dropout when two); backward seeded with r; returns the output.
+static cf_tensor *drop_pass(cf_graph *g, const float *x, int64_t n, uint64_t seed, float p,
+                            bool two, const float *r, float *dx, bool measure) {
+    cf__graph_begin(g, true, measure);
+    g->dropout = p;
+    g->dropout_seed = seed;
+    int64_t shape[1] = {n};
+    cf_tensor *in = cf__tensor(g, 1, shape);
+    in->needs_grad = true;
+    if (!measure) memcpy(in->data, x, (size_t)n * sizeof(float));
+    cf_tensor *y = cf__dropout(g, in);
+    if (two) y = cf__dropout(g, cf__act(g, y, CF_OP_GELU));
+    float *d = cf__grad(g, y);
+    if (d && r) memcpy(d, r, (size_t)n * sizeof(float));
+    for (cf_node *nd = g->tape; nd; nd = nd->prev)
+        if (nd->out->grad) nd->bwd(g, nd);
+    if (!measure && dx) memcpy(dx, in->grad, (size_t)n * sizeof(float));
+    return y;
+}
+
+static float *drop_run(cf_ctx *ctx, const float *x, int64_t n, uint64_t seed, float p, bool two,
+                       const float *r, float *dx) {
+    cf_graph g;
+    cf__graph_init(&g, ctx);
+    drop_pass(&g, x, n, seed, p, two, r, NULL, true);
+    CF_CHECK_STATUS(cf__graph_plan(&g), CF_OK);
+    cf_tensor *y = drop_pass(&g, x, n, seed, p, two, r, dx, false);
+    float *out = malloc((size_t)n * sizeof(float));
+    memcpy(out, y->data, (size_t)n * sizeof(float));
+    cf__graph_deinit(&g);
+    return out;
+}
+
+static void test_dropout(void) {
+    cf_ctx_params cp = {.n_threads = 2}, cp1 = {.n_threads = 1};
+    cf_ctx *ctx, *ctx1;
+    CF_CHECK_STATUS(cf_ctx_create(&cp, &ctx), CF_OK);
+    CF_CHECK_STATUS(cf_ctx_create(&cp1, &ctx1), CF_OK);
+    cf_rng rng;
+    cf__rng_seed(&rng, 5);
+    const int64_t n = 100000;
+    const float p = 0.3f, scale = 1.0f / (1.0f - p);
+    float *x = rnd(&rng, n, 1.0f), *r = rnd(&rng, n, 1.0f);
+    float *dx = malloc((size_t)n * sizeof(float));
+    // The identity outside training and at rate 0.
+    cf_graph g;
+    cf__graph_init(&g, ctx);
+    cf__graph_begin(&g, false, true);
+    g.dropout = p;
+    int64_t sh[1] = {4};
+    cf_tensor *t = cf__tensor(&g, 1, sh);
+    CF_CHECK(cf__dropout(&g, t) == t);
+    cf__graph_begin(&g, true, true);
+    g.dropout = 0.0f;
+    t = cf__tensor(&g, 1, sh);
+    CF_CHECK(cf__dropout(&g, t) == t);
+    cf__graph_deinit(&g);
+    // Rate, scaling, and a backward that uses the forward's mask.
+    float *y = drop_run(ctx, x, n, 42, p, false, r, dx);
+    int64_t zeros = 0, bad_keep = 0, bad_grad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bool dropped = y[i] == 0.0f;
+        zeros += dropped;
+        bad_keep += !dropped && y[i] != x[i] * scale;
+        bad_grad += dx[i] != (dropped ? 0.0f : r[i] * scale);
+    }
+    double frac = (double)zeros / (double)n, sd = sqrt(p * (1.0 - p) / (double)n);
+    CF_CHECK(fabs(frac - p) < 4.5 * sd);
+    CF_CHECK_EQ(bad_keep, 0);
+    CF_CHECK_EQ(bad_grad, 0);
+    // Masks: the same for the same seed on one thread, another for another seed.
+    float *y1 = drop_run(ctx1, x, n, 42, p, false, r, NULL);
+    float *y2 = drop_run(ctx, x, n, 43, p, false, r, NULL);
+    int64_t same = 0;
+    for (int64_t i = 0; i < n; i++) same += (y2[i] == 0.0f) == (y[i] == 0.0f);
+    CF_CHECK(memcmp(y, y1, (size_t)n * sizeof(float)) == 0);
+    CF_CHECK(same < n * 7 / 10);  // independent masks agree on p^2 + (1-p)^2 = 58 %
+    free(y);
+    free(y1);
+    free(y2);
+    // Two dropouts in one pass draw different masks, and the gradient through both (and the
+    // GELU between) matches central differences of the training-mode forward.
+    const int64_t m = 40;
+    float *dm = malloc((size_t)m * sizeof(float));
+    float *ym = drop_run(ctx, x, m, 7, 0.5f, true, r, dm);
+    double worst = 0;
+    for (int64_t i = 0; i < m; i++) {
+        const float h = 1e-2f;
+        float keep = x[i];
+        x[i] = keep + h;
+        float *a = drop_run(ctx, x, m, 7, 0.5f, true, r, NULL);
+        x[i] = keep - h;
+        float *b = drop_run(ctx, x, m, 7, 0.5f, true, r, NULL);
+        x[i] = keep;
+        double fd = 0;
+        for (int64_t k = 0; k < m; k++) fd += ((double)a[k] - (double)b[k]) * r[k];
+        fd /= 2.0 * h;
+        double e = fabs(fd - dm[i]) / (fabs(fd) + fabs(dm[i]) + 1e-3);
+        if (e > worst) worst = e;
+        free(a);
+        free(b);
+    }
+    CF_CHECK(worst < 1e-3);
+    int64_t nz = 0;
+    for (int64_t i = 0; i < m; i++) nz += dm[i] != 0.0f;
+    CF_CHECK(nz > 0 && nz < m);  // some paths dropped, some not
+    free(ym);
+    free(dm);
+    free(x);
+    free(r);
+    free(dx);
+    cf_ctx_free(ctx);
+    cf_ctx_free(ctx1);
+}
+
 const cf_test tests_nn[] = {
     {"grad/linear", test_linear},
     {"grad/norms", test_norms},
@@ -579,5 +700,6 @@ const cf_test tests_nn[] = {
     {"grad/models", test_models},
     {"grad/encoder_layers", test_encoder_layers},
     {"grad/encoder_models", test_encoder_models},
+    {"grad/dropout", test_dropout},
     {NULL, NULL},
 };

@@ -198,6 +198,9 @@ static void test_encoder_cli(void) {
     CF_CHECK(cf_cli_sh("train --task classify --model mlm --data broken.tsv --dev dev.tsv --out x") != 0);
     CF_CHECK_STR_CONTAINS(cf_cli_err, "broken.tsv:2");
     CF_CHECK(cf_cli_sh("train --task ner --data train.tsv") == 2);
+    CF_CHECK(cf_cli_sh("train --task classify --model mlm --data train.tsv --dev dev.tsv --dropout 1 "
+                       "--out x") != 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "dropout");
     CF_CHECK(cf_cli_sh("train --task mlm --data corpus.txt --tokenizer vocab.txt --beta2 1.5 "
                        "--steps 1 --out beta") != 0);
     CF_CHECK_STR_CONTAINS(cf_cli_err, "beta2");

@@ -55,6 +55,19 @@ static void stop(run *r) {
     cf_ctx_free(r->ctx);
 }
 
+// A run of `steps` steps saved to TMP/name.safetensors (path), and a new run resumed from it.
+static run resumed_after(const cf_train_params *p, int steps, const char *name, char *path,
+                         size_t cap) {
+    run b = start(p, 2);
+    for (int i = 0; i < steps; i++) CF_CHECK_STATUS(cf_trainer_step(b.t, NULL), CF_OK);
+    snprintf(path, cap, "%s/%s.safetensors", cf_test_tmpdir(), name);
+    CF_CHECK_STATUS(cf_trainer_save(b.t, path), CF_OK);
+    stop(&b);
+    run c = start(p, 2);
+    CF_CHECK_STATUS(cf_trainer_resume(c.t, path), CF_OK);
+    return c;
+}
+
 static void test_resume_exact(void) {
     cf_train_params p = tiny_params();
     run a = start(&p, 2);
@@ -64,14 +77,8 @@ static void test_resume_exact(void) {
         CF_CHECK_STATUS(cf_trainer_step(a.t, &s), CF_OK);
         la[i] = s.loss;
     }
-    run b = start(&p, 2);
-    for (int i = 0; i < 4; i++) CF_CHECK_STATUS(cf_trainer_step(b.t, NULL), CF_OK);
     char path[1024];
-    snprintf(path, sizeof path, "%s/ck.safetensors", cf_test_tmpdir());
-    CF_CHECK_STATUS(cf_trainer_save(b.t, path), CF_OK);
-    stop(&b);
-    run c = start(&p, 2);
-    CF_CHECK_STATUS(cf_trainer_resume(c.t, path), CF_OK);
+    run c = resumed_after(&p, 4, "ck", path, sizeof path);
     CF_CHECK_EQ(cf_trainer_step_count(c.t), 4);
     for (int i = 4; i < 8; i++) {
         cf_step_stats s;
@@ -257,6 +264,49 @@ static void test_config_text(void) {
     cf_ctx_free(ctx);
 }
 
+// Dropout: a step with it differs from one without; runs repeat and resume exactly (the masks
+// follow the seed and the step); evaluation never drops; rates outside [0, 1) are refused.
+static void test_dropout(void) {
+    cf_train_params p = tiny_params(), p0 = tiny_params();
+    p.dropout = 0.2f;
+    run a = start(&p, 2), z = start(&p0, 2);
+    float va, vz;
+    CF_CHECK_STATUS(cf_trainer_eval(a.t, &va), CF_OK);
+    CF_CHECK_STATUS(cf_trainer_eval(z.t, &vz), CF_OK);
+    CF_CHECK(va == vz);  // same weights, and no dropout in evaluation
+    float la[6];
+    for (int i = 0; i < 6; i++) {
+        cf_step_stats s, s0;
+        CF_CHECK_STATUS(cf_trainer_step(a.t, &s), CF_OK);
+        CF_CHECK_STATUS(cf_trainer_step(z.t, &s0), CF_OK);
+        la[i] = s.loss;
+        if (i == 0) CF_CHECK(s.loss != s0.loss);
+    }
+    char path[1024];
+    run c = resumed_after(&p, 3, "ckd", path, sizeof path);
+    for (int i = 3; i < 6; i++) {
+        cf_step_stats s;
+        CF_CHECK_STATUS(cf_trainer_step(c.t, &s), CF_OK);
+        CF_CHECK(s.loss == la[i]);
+    }
+    CF_CHECK(memcmp(a.m->slab, c.m->slab, a.m->slab_floats * sizeof(float)) == 0);
+    stop(&a);
+    stop(&c);
+    stop(&z);
+    cf_ctx *ctx;
+    cf_ctx_params cp = {.n_threads = 1};
+    CF_CHECK_STATUS(cf_ctx_create(&cp, &ctx), CF_OK);
+    cf_config cfg = tiny_cfg();
+    cf_model *m;
+    CF_CHECK_STATUS(cf_model_create(ctx, &cfg, 1, &m), CF_OK);
+    cf_trainer *t = NULL;
+    p.dropout = 1.0f;
+    CF_CHECK_STATUS(cf_trainer_create(m, &p, &t), CF_ERR_INVALID_ARG);
+    CF_CHECK_STR_CONTAINS(cf_errmsg(ctx), "dropout");
+    cf_model_free(m);
+    cf_ctx_free(ctx);
+}
+
 const cf_test tests_train[] = {
     {"train/resume_exact", test_resume_exact},
     {"train/determinism", test_determinism},
@@ -265,5 +315,6 @@ const cf_test tests_train[] = {
     {"train/learns", test_learns},
     {"train/checkpoint_integrity", test_checkpoint_integrity},
     {"train/config_text", test_config_text},
+    {"train/dropout", test_dropout},
     {NULL, NULL},
 };
