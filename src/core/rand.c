@@ -4,11 +4,11 @@
 
 #include "../internal.h"
 
+// splitmix64: the state advances by the golden ratio; the output is cf__mix64 of the old state.
 static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    uint64_t z = cf__mix64(*x);
+    *x += 0x9e3779b97f4a7c15ull;
+    return z;
 }
 
 void cf__rng_seed(cf_rng *r, uint64_t seed) {
