@@ -183,12 +183,14 @@ float cf_trainer_lr_at(const cf_trainer *t, int64_t step) {
 
 int64_t cf_trainer_step_count(const cf_trainer *t) { return t->step; }
 
-// Forward + loss (+ backward when train) for one (B, T) micro-batch of rows of T+1 tokens.
 void cf__trainer_dropout(cf_trainer *t, cf_graph *g, int64_t micro) {
     g->dropout = t->p.dropout;
-    g->dropout_seed = cf__mix64(t->p.seed ^ cf__mix64(((uint64_t)t->step << 20) + (uint64_t)micro));
+    uint64_t at = ((uint64_t)t->step << 20) + (uint64_t)micro;
+    g->dropout_seed = cf__mix64(t->p.seed ^ cf__mix64(at));
 }
 
+// Forward + loss (+ backward when train) for one (B, T) micro-batch of rows of T+1 tokens
+// (micro-batch a of the step: it picks the dropout masks).
 static cf_status micro_batch(cf_trainer *t, cf_graph *g, bool *planned, const int32_t *rows,
                              int64_t B, int64_t T, bool train, float seed, float *loss, int64_t a) {
     if (train) cf__trainer_dropout(t, g, a);
