@@ -100,7 +100,7 @@ deps-test:
 # The bundled model: generate from it.
 RUN_MODEL  ?= models/shakespeare-char
 RUN_PROMPT ?= ROMEO:
-RUN_QUESTION ?= When did the oil crisis begin?
+RUN_QUESTION ?= When was the tower finished?
 RUN_SENTENCE ?= A man in a blue shirt is riding a bicycle down the street.
 run:
 	@sh tools/setup.sh build

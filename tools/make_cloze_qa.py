@@ -15,6 +15,11 @@ articles can be kept out, and/or a text file with one paragraph per line).
   tools/make_cloze_qa.py --squad squad-train.json [--text corpus.txt] --per-paragraph 4 \
       --seed 1 --out cloze.json
 
+With --drop 0 --cut 0 --front 0 the question is the sentence itself with the answer replaced
+by the wh-word: the easy form, on which a small encoder learns to align a question with the
+context (docs/BERT.md: without it, a 4 x 256 encoder's SQuAD fine-tuning never gets there).
+--rounds N passes over the paragraphs N times, each drawing other sentences and answers.
+
 Standard library only.
 """
 import argparse
@@ -171,6 +176,8 @@ def main():
                     help="cut contexts to the sentences around the answer that fit (0: whole)")
     ap.add_argument("--front", type=float, default=0.5,
                     help="share of questions with the wh-word moved to the front")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="passes over the paragraphs, each drawing new sentences and answers")
     ap.add_argument("--max", type=int, default=0, help="stop after this many examples (0: all)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
@@ -184,15 +191,19 @@ def main():
     for path in a.text:
         with open(path, encoding="utf-8") as f:
             ctxs += [ln.strip() for ln in f if len(ln.strip()) >= a.min_chars]
-    rng.shuffle(ctxs)
     paras, ids, n = [], [0], 0
-    for ctx in ctxs:
-        for context, qas in examples(ctx, rng, a.per_paragraph, a.drop, a.cut, ids,
-                                     a.max_context_chars, a.front):
-            paras.append({"context": context, "qas": qas})
-            n += 1
+    for _ in range(a.rounds):
+        rng.shuffle(ctxs)
+        for ctx in ctxs:
+            for context, qas in examples(ctx, rng, a.per_paragraph, a.drop, a.cut, ids,
+                                         a.max_context_chars, a.front):
+                paras.append({"context": context, "qas": qas})
+                n += 1
+            if a.max and n >= a.max:
+                break
         if a.max and n >= a.max:
             break
+    rng.shuffle(paras)
     with open(a.out, "w", encoding="utf-8") as f:
         json.dump({"version": "1.1", "data": [{"title": "cloze", "paragraphs": paras}]}, f,
                   ensure_ascii=False)

@@ -341,6 +341,11 @@ static void test_attention(void) {
     attn_case(&r, "attention-long", 1, 70, 2, 1, 4, true, NULL);  // more than one query block
     static const uint8_t mask[2 * 6] = {1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0};
     attn_case(&r, "attention-padding-mask", 2, 6, 2, 2, 4, false, mask);
+    // BERT's case at length: bidirectional, several key and query blocks, the second sequence
+    // padded from position 97 (a question-answering window shorter than the batch's longest)
+    static uint8_t long_mask[2 * 130];
+    for (int i = 0; i < 2 * 130; i++) long_mask[i] = i < 130 || i - 130 < 97;
+    attn_case(&r, "attention-long-bidirectional-padded", 2, 130, 2, 2, 8, false, long_mask);
 }
 
 static cf_tensor *f_ce(cf_graph *g, gcase *c, cf_tensor **in) {
