@@ -191,23 +191,23 @@ def main():
     for path in a.text:
         with open(path, encoding="utf-8") as f:
             ctxs += [ln.strip() for ln in f if len(ln.strip()) >= a.min_chars]
-    paras, ids, n = [], [0], 0
-    for _ in range(a.rounds):
-        rng.shuffle(ctxs)
-        for ctx in ctxs:
-            for context, qas in examples(ctx, rng, a.per_paragraph, a.drop, a.cut, ids,
-                                         a.max_context_chars, a.front):
-                paras.append({"context": context, "qas": qas})
-                n += 1
-            if a.max and n >= a.max:
-                break
-        if a.max and n >= a.max:
+    def passes():  # each round reshuffles the paragraphs when it starts
+        for _ in range(a.rounds):
+            rng.shuffle(ctxs)
+            yield from ctxs
+
+    paras, ids = [], [0]
+    for ctx in passes():
+        paras += [{"context": context, "qas": qas} for context, qas in
+                  examples(ctx, rng, a.per_paragraph, a.drop, a.cut, ids, a.max_context_chars,
+                           a.front)]
+        if a.max and len(paras) >= a.max:
             break
     rng.shuffle(paras)
     with open(a.out, "w", encoding="utf-8") as f:
         json.dump({"version": "1.1", "data": [{"title": "cloze", "paragraphs": paras}]}, f,
                   ensure_ascii=False)
-    print(f"{a.out}: {n} cloze questions from {len(ctxs)} paragraphs", file=sys.stderr)
+    print(f"{a.out}: {len(paras)} cloze questions from {len(ctxs)} paragraphs", file=sys.stderr)
 
 
 if __name__ == "__main__":
