@@ -177,10 +177,13 @@ static int32_t max_len_of(const cf_model *m, long long want) {
     return want > 0 && want < cap ? (int32_t)want : cap;
 }
 
-static char *read_line(FILE *f, char **buf, size_t *cap) {
-    ssize_t n = getline(buf, cap, f);
+// The next line of standard input without its line end (NULL at the end); *lineno counts the
+// lines, and invalid UTF-8 in one is reported with its number.
+static char *read_line(const char *cmd, long long *lineno, char **buf, size_t *cap) {
+    ssize_t n = getline(buf, cap, stdin);
     if (n < 0) return NULL;
     while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r')) (*buf)[--n] = 0;
+    cli_warn_utf8(cmd, "stdin", ++*lineno, *buf, (size_t)n);
     return *buf;
 }
 
@@ -281,8 +284,9 @@ int cmd_classify(int argc, char **argv) {
     };
     if (!cli_parse(argc, argv, opts, "cformer classify --model PATH [--eval FILE.tsv] < lines",
                    "Classifies one text per line of standard input and prints label<TAB>score "
-                   "(the softmax probability of the label) per line, in order. With --eval it "
-                   "reads a labelled TSV instead and prints macro_f1: X and accuracy: X."))
+                   "(the softmax probability of the label) per line, in order; invalid UTF-8 is "
+                   "read as U+FFFD, with a warning naming the line. With --eval it reads a "
+                   "labelled TSV instead and prints macro_f1: X and accuracy: X."))
         return 2;
     if (!cli_get(opts, "model")->set) {
         fprintf(stderr, "cformer classify: --model is required\n");
@@ -322,9 +326,10 @@ int cmd_classify(int argc, char **argv) {
     float *score = malloc((size_t)bsz * sizeof(float));
     if (!texts || !pred || !score) st = CF_ERR_NOMEM;
     bool eof = false;
+    long long lineno = 0;
     while (st == CF_OK && !eof) {
         int32_t B = 0;
-        while (B < bsz && read_line(stdin, &line, &lcap)) {
+        while (B < bsz && read_line("classify", &lineno, &line, &lcap)) {
             texts[B] = strdup(line);
             if (!texts[B]) {
                 st = CF_ERR_NOMEM;
@@ -565,8 +570,11 @@ int cmd_qa(int argc, char **argv) {
         rc = 1;
         goto done;
     }
+    const char *question = cli_get(opts, "question")->str;
+    cli_warn_utf8("qa", cli_get(opts, "context")->str, 0, text, len);
+    cli_warn_utf8("qa", "the question", 0, question, strlen(question));
     cf_qa_answer a;
-    if ((st = answer(ctx, m, tok, cli_get(opts, "question")->str, text, len, &o, &a, NULL)) != CF_OK)
+    if ((st = answer(ctx, m, tok, question, text, len, &o, &a, NULL)) != CF_OK)
         goto fail;
     if (a.is_null || a.placeholder) printf("\n");
     else printf("%.*s\n", (int)(a.end - a.start), text + a.start);
@@ -600,7 +608,8 @@ int cmd_embed(int argc, char **argv) {
     if (!cli_parse(argc, argv, opts, "cformer embed --model PATH [--pooling cls|mean] "
                    "[--normalize] < lines",
                    "Prints one sentence embedding per line of standard input: the values "
-                   "separated by spaces, in order."))
+                   "separated by spaces, in order. Invalid UTF-8 is read as U+FFFD, with a "
+                   "warning naming the line."))
         return 2;
     if (!cli_get(opts, "model")->set) {
         fprintf(stderr, "cformer embed: --model is required\n");
@@ -640,9 +649,10 @@ int cmd_embed(int argc, char **argv) {
         goto fail;
     }
     bool eof = false;
+    long long lineno = 0;
     while (!eof && st == CF_OK) {
         int32_t B = 0;
-        while (B < bsz && read_line(stdin, &line, &lcap) && st == CF_OK) {
+        while (B < bsz && read_line("embed", &lineno, &line, &lcap) && st == CF_OK) {
             st = encode_text(tok, line, strlen(line), max_len, &seqs[B]);
             ptr[B] = &seqs[B];
             if (st == CF_OK) B++;

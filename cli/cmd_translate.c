@@ -156,7 +156,8 @@ int cmd_translate(int argc, char **argv) {
     if (!cli_parse(argc, argv, opts, "cformer translate --model PATH [--beam N] < source.txt",
                    "Translates stdin, one sentence per line, to stdout, one translation per line "
                    "in the same order (written and flushed block by block). An empty line gives "
-                   "an empty line; invalid UTF-8 is read as U+FFFD. Length policy: a line longer "
+                   "an empty line; invalid UTF-8 is read as U+FFFD (a warning names the line). "
+                   "Length policy: a line longer "
                    "than the model's n_ctx tokens keeps its first n_ctx - 1 tokens and </s>, and "
                    "a translation is at most min(a * source tokens + b, n_ctx - 1) tokens."))
         return 2;
@@ -200,6 +201,7 @@ int cmd_translate(int argc, char **argv) {
     size_t line_cap = 0;
     int rc = 0;
     bool eof = !block || !res;
+    long long lineno = 0;
     if (eof) rc = 1;
     while (!eof) {
         size_t n = 0;
@@ -212,6 +214,7 @@ int cmd_translate(int argc, char **argv) {
             }
             if (got > 0 && line[got - 1] == '\n') line[--got] = 0;
             if (got > 0 && line[got - 1] == '\r') line[--got] = 0;
+            cli_warn_utf8("translate", "stdin", ++lineno, line, (size_t)got);
             if (n == cap_lines) {
                 cap_lines *= 2;
                 char **b2 = realloc(block, cap_lines * sizeof *block);

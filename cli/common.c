@@ -201,6 +201,15 @@ cf_status cli_encode(cf_tokenizer *tok, const char *text, size_t len, int add_sp
     }
 }
 
+void cli_warn_utf8(const char *cmd, const char *where, long long line, const char *s, size_t n) {
+    int64_t bad = cf_utf8_invalid_count(s, n);
+    if (!bad) return;
+    char at[64] = "";
+    if (line > 0) snprintf(at, sizeof at, " line %lld", line);
+    fprintf(stderr, "cformer %s: warning: %s%s: %lld invalid UTF-8 sequence%s, read as U+FFFD\n",
+            cmd, where, at, (long long)bad, bad == 1 ? "" : "s");
+}
+
 char *cli_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) {

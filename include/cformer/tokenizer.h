@@ -112,6 +112,10 @@ CF_API int cf_tokenizer_is_special(const cf_tokenizer *t, int32_t id);
 CF_API cf_status cf_tokenizer_add_tokens(cf_tokenizer *t, const char *const *tokens, int n,
                                          int special, int *n_added);
 
+// The number of maximal invalid UTF-8 subparts in n bytes of s: what the tokenizers read as
+// U+FFFD (0 for valid UTF-8). For callers that warn about such input.
+CF_API int64_t cf_utf8_invalid_count(const char *s, size_t n);
+
 // ---- training ----
 
 typedef enum cf_tokenizer_model {

@@ -242,6 +242,22 @@ const char *cf_tokenizer_kind(const cf_tokenizer *t) {
 
 // ---- encoding ----
 
+int64_t cf_utf8_invalid_count(const char *s, size_t n) {
+    if (!s || cf__utf8_valid(s, n)) return 0;
+    const uint8_t *u = (const uint8_t *)s;
+    int64_t bad = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int l = cf__utf8_next(u + i, n - i, &cp);
+        if (!l) {
+            l = cf__utf8_invalid_len(u + i, n - i);
+            bad++;
+        }
+        i += (size_t)l;
+    }
+    return bad;
+}
+
 // Copies text into t->clean with each maximal invalid UTF-8 subpart replaced by U+FFFD, and
 // t->orig[i] = the original offset of clean byte i (orig[len] = the text's length).
 static bool sanitize(cf_tokenizer *t, const char *text, size_t len, const char **clean,

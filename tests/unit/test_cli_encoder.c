@@ -193,6 +193,11 @@ static void test_encoder_cli(void) {
     CF_CHECK_STR_CONTAINS(cf_cli_err, "empty");
     CF_CHECK(cf_cli_sh("qa --model cls --context ctx.txt --question 'what ?'") != 0);
     CF_CHECK_STR_CONTAINS(cf_cli_err, "no question-answering head");
+    // Invalid UTF-8 is read as U+FFFD (as the reference tokenizers do) and named by line.
+    put("bad_utf8.txt", "the movie was good\nthe film was \xff bad\n");
+    CF_CHECK_EQ(cf_cli_sh("classify --model cls < bad_utf8.txt"), 0);
+    CF_CHECK_STR_CONTAINS(cf_cli_err, "stdin line 2: 1 invalid UTF-8 sequence");
+    CF_CHECK(strstr(cf_cli_out, "\nnegative\t") != NULL);
     CF_CHECK(cf_cli_sh("classify --model mlm < lines.txt") != 0);
     CF_CHECK_STR_CONTAINS(cf_cli_err, "no sequence-classification head");
     CF_CHECK(cf_cli_sh("train --task classify --model mlm --data broken.tsv --dev dev.tsv --out x") != 0);

@@ -117,6 +117,24 @@ static void test_llama2c(void) {
     cf_ctx_free(ctx);
 }
 
+// Invalid UTF-8 counts as Python's bytes.decode("utf-8", "replace") gives them (one U+FFFD per
+// maximal invalid subpart: a truncated sequence is one, a surrogate or an over-long form one per
+// byte), which is what the tokenizers read.
+static void test_utf8_invalid_count(void) {
+    static const struct {
+        const char *s;
+        int64_t bad;
+    } cases[] = {
+        {"", 0}, {"abc", 0}, {"caf\xc3\xa9", 0}, {"\xff", 1}, {"a\xe2\x82", 1},
+        {"\xed\xa0\x80", 3}, {"\xf0\x90\x80x", 1}, {"\xc0\xaf", 2}, {"\xf4\x90\x80\x80", 4},
+        {"ab\x80\x80cd\xe2\x82\xac\xe2", 3}, {"0123456789abcdef\xfe", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CF_CHECK_EQ(cf_utf8_invalid_count(cases[i].s, strlen(cases[i].s)), cases[i].bad);
+    CF_CHECK_EQ(cf_utf8_invalid_count("a\0\xff", 3), 1);  // lengths, not NUL-terminated
+    CF_CHECK_EQ(cf_utf8_invalid_count(NULL, 0), 0);
+}
+
 // In test_tokenizer_formats.c.
 void cf_test_tok_hostile_json(void);
 void cf_test_tok_hostile_spm(void);
@@ -133,6 +151,7 @@ void cf_test_tok_cli(void);
 const cf_test tests_tokenizer[] = {
     {"tokenizer/byte", test_byte},
     {"tokenizer/llama2c", test_llama2c},
+    {"tokenizer/utf8_invalid_count", test_utf8_invalid_count},
     {"tokenizer/hostile_json", cf_test_tok_hostile_json},
     {"tokenizer/hostile_spm", cf_test_tok_hostile_spm},
     {"tokenizer/hostile_vocab", cf_test_tok_hostile_vocab},
