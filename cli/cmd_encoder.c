@@ -595,37 +595,70 @@ done:
 
 int cmd_embed(int argc, char **argv) {
     cli_opt opts[] = {
-        {"model", OPT_STR, "PATH", "an encoder (Hugging Face folder)"},
-        {"pooling", OPT_STR, "cls|mean", "the first token's state or the mean (default mean)"},
-        {"normalize", OPT_FLAG, NULL, "divide each vector by its L2 norm"},
+        {"model", OPT_STR, "PATH", "an encoder (Hugging Face or sentence-transformers folder)"},
+        {"pooling", OPT_STR, "MODE", "cls (the first token's state), mean, max or mean_sqrt_len "
+                                     "(default: the folder's modules.json, else mean)"},
+        {"normalize", OPT_FLAG, NULL, "divide each vector by its L2 norm (default: when "
+                                      "modules.json has a Normalize module)"},
+        {"no-normalize", OPT_FLAG, NULL, "do not, even when modules.json has one"},
         {"tokenizer", OPT_STR, "PATH", "tokenizer (default: the one in the model folder)"},
         {"batch", OPT_INT, "N", "sentences per forward pass (default 32)"},
-        {"max-len", OPT_INT, "N", "tokens per sentence (default: the model's context)"},
+        {"max-len", OPT_INT, "N", "tokens per sentence (default: sentence_bert_config.json's "
+                                  "max_seq_length, else the model's context)"},
         {"threads", OPT_INT, "N", "threads (default: CF_NUM_THREADS or the core count)"},
         {"precision", OPT_STR, "P", "fp32 (default) or bf16: weight products in bf16, fp32 sums"},
         {NULL},
     };
-    if (!cli_parse(argc, argv, opts, "cformer embed --model PATH [--pooling cls|mean] "
+    if (!cli_parse(argc, argv, opts, "cformer embed --model PATH [--pooling MODE] "
                    "[--normalize] < lines",
                    "Prints one sentence embedding per line of standard input: the values "
-                   "separated by spaces, in order. Invalid UTF-8 is read as U+FFFD, with a "
-                   "warning naming the line."))
+                   "separated by spaces, in order. A sentence-transformers folder (modules.json: "
+                   "Transformer, Pooling, optional Normalize) gives its pooling, normalisation "
+                   "and max_seq_length, so the vectors are the ones sentence-transformers "
+                   "computes; the options override them. Invalid UTF-8 is read as U+FFFD, with "
+                   "a warning naming the line."))
         return 2;
     if (!cli_get(opts, "model")->set) {
         fprintf(stderr, "cformer embed: --model is required\n");
         return 2;
     }
-    cf_pooling pool = CF_POOL_MEAN;
+    static const char *pool_names[] = {"cls", "mean", "max", "mean_sqrt_len"};
+    int pool_opt = -1;
     if (cli_get(opts, "pooling")->set) {
         const char *p = cli_get(opts, "pooling")->str;
-        if (!strcmp(p, "cls")) pool = CF_POOL_CLS;
-        else if (strcmp(p, "mean")) {
-            fprintf(stderr, "cformer embed: --pooling must be cls or mean, not '%s'\n", p);
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(p, pool_names[i])) pool_opt = i;
+        if (pool_opt < 0) {
+            fprintf(stderr, "cformer embed: --pooling must be cls, mean, max or mean_sqrt_len, "
+                            "not '%s'\n", p);
             return 2;
         }
     }
+    if (cli_get(opts, "normalize")->set && cli_get(opts, "no-normalize")->set) {
+        fprintf(stderr, "cformer embed: --normalize and --no-normalize contradict\n");
+        return 2;
+    }
     cf_ctx *ctx = cli_ctx_opts(opts);
     if (!ctx) return 1;
+    // A sentence-transformers folder: the encoder is its Transformer module's folder.
+    const char *model_path = cli_get(opts, "model")->str;
+    char module_dir[4096 + 256];
+    cf_embed_config ec;
+    cf_status st = cf_embed_config_load(ctx, model_path, &ec);
+    if (st != CF_OK) {
+        int rc = cli_fail(ctx, "embed", st);
+        cf_ctx_free(ctx);
+        return rc;
+    }
+    if (ec.found && *ec.module_path) {
+        snprintf(module_dir, sizeof module_dir, "%s/%s", model_path, ec.module_path);
+        model_path = module_dir;
+    }
+    cf_pooling pool = pool_opt >= 0 ? (cf_pooling)pool_opt : ec.pooling;
+    int normalize = cli_get(opts, "normalize")->set ||
+                    (ec.normalize && !cli_get(opts, "no-normalize")->set);
+    long long want_len = cli_get(opts, "max-len")->set ? cli_get(opts, "max-len")->i
+                                                      : ec.max_seq_length;
     cf_model *m = NULL;
     cf_tokenizer *tok = NULL;
     char *line = NULL;
@@ -637,10 +670,15 @@ int cmd_embed(int argc, char **argv) {
     seq **ptr = NULL;
     float *out = NULL;
     batchbuf bb = {0};
-    cf_status st = load_model_tok(ctx, cli_get(opts, "model")->str,
-                                  cli_get(opts, "tokenizer")->str, &m, &tok);
+    st = load_model_tok(ctx, model_path, cli_get(opts, "tokenizer")->str, &m, &tok);
     if (st != CF_OK) goto fail;
-    int32_t C = cf_model_config(m)->n_embd, max_len = max_len_of(m, cli_get(opts, "max-len")->i);
+    int32_t C = cf_model_config(m)->n_embd, max_len = max_len_of(m, want_len);
+    if (ec.dim && ec.dim != C) {
+        fprintf(stderr, "cformer embed: the Pooling module expects %d-dimensional token "
+                        "embeddings; the model's are %d\n", ec.dim, C);
+        rc = 1;
+        goto done;
+    }
     seqs = calloc((size_t)bsz, sizeof *seqs);
     ptr = malloc((size_t)bsz * sizeof *ptr);
     out = malloc((size_t)bsz * (size_t)C * sizeof(float));
@@ -661,7 +699,7 @@ int cmd_embed(int argc, char **argv) {
         cf_encoder_batch eb;
         if (st == CF_OK && B > 0) {
             if (!make_batch(&bb, ptr, B, pad_id(m), &eb)) st = CF_ERR_NOMEM;
-            else st = cf_encoder_embed(m, &eb, pool, cli_get(opts, "normalize")->set, out);
+            else st = cf_encoder_embed(m, &eb, pool, normalize, out);
             for (int32_t i = 0; i < B && st == CF_OK; i++) {
                 for (int32_t j = 0; j < C; j++)
                     printf(j ? " %.6g" : "%.6g", out[(int64_t)i * C + j]);

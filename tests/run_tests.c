@@ -73,6 +73,16 @@ const char *cf_test_fixture(const char *name) {
 
 const char *cf_test_tmpdir(void) { return g_tmpdir; }
 
+void cf_test_put(const char *dir, const char *name, const char *text) {
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
 static void rm_rf(const char *path) {
     DIR *d = opendir(path);
     if (d) {

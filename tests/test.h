@@ -75,6 +75,8 @@ double cf_test_nmse(const float *a, const float *b, int64_t n);
 const char *cf_test_fixture(const char *name);
 // A fresh temporary folder for this test (removed by the runner afterwards).
 const char *cf_test_tmpdir(void);
+// Writes text to dir/name (a failure shows up as the file missing where a test reads it).
+void cf_test_put(const char *dir, const char *name, const char *text);
 extern int cf_test_verbose;
 
 #endif

@@ -26,7 +26,11 @@ so the C test exercises the loader too. Reference values are float64 evaluations
 float32 weights; expected.safetensors holds inputs, hidden states, logits, losses and the
 gradient of every cformer parameter ("grad.<cformer name>", zeros for a parameter the task does
 not use). The float32-vs-float64 spread of torch itself is printed as the scale for the C
-tolerances. Seeded; byte-identical from run to run with the same torch.
+tolerances. Seeded; byte-identical from run to run with the same torch and BLAS (another BLAS
+changes gradients that are zero by symmetry, e.g. the key biases', at the 1e-16 level).
+
+st_embed is a sentence-transformers folder (modules.json, 1_Pooling, Normalize,
+sentence_bert_config.json) with texts and the vectors `cformer embed` must print for them.
 """
 
 import json
@@ -332,17 +336,91 @@ def make(out_dir, name, fam, heads, task, seed, report, n_labels=0, prefix=True,
         E["out." + k] = v
     E["labels"] = lab[task] if task in ("mlm", "seq", "tok") else torch.zeros(B, dtype=torch.int64)
     E["start"], E["end"], E["class_w"] = lab["start"], lab["end"], lab["class_w"].float()
-    # Sentence embeddings from the hidden states (float64): [CLS] and masked mean, normalized.
-    cls = h[:, 0]
-    mean = (h * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
-    E["embed.cls"] = F.normalize(cls, dim=-1)
-    E["embed.mean"] = F.normalize(mean, dim=-1)
-    E["embed.mean_raw"] = mean
+    # Sentence embeddings from the hidden states (float64), pooled as sentence-transformers does.
+    E["embed.cls"] = F.normalize(st_pool(h, mask, "cls"), dim=-1)
+    E["embed.mean"] = F.normalize(st_pool(h, mask, "mean"), dim=-1)
+    E["embed.mean_raw"] = st_pool(h, mask, "mean")
+    E["embed.max"] = F.normalize(st_pool(h, mask, "max"), dim=-1)
+    E["embed.mean_sqrt_len_raw"] = st_pool(h, mask, "mean_sqrt_len")
     for n, gr in to_cformer(fam, heads, n_types, G).items():
         E["grad." + n] = gr
     st_write(os.path.join(d, "expected.safetensors"), E,
              {"magic": MAGIC, "fixture_version": FIXTURE_VERSION, "kind": fam, "task": task})
     report[name] = spread
+
+
+def st_pool(h, mask, mode):
+    """sentence-transformers' Pooling modes on hidden states h (B, T, C) with mask (B, T): the
+    first token; the masked mean (token count clamped to 1e-9); the maximum with padding set
+    to -1e9; the masked sum over the square root of the token count."""
+    if mode == "cls":
+        return h[:, 0]
+    m = mask.unsqueeze(-1).to(h.dtype)
+    if mode == "max":
+        return torch.where(m > 0, h, torch.full_like(h, -1e9)).max(dim=1).values
+    total, n = (h * m).sum(1), m.sum(1).clamp(min=1e-9)
+    return total / n if mode == "mean" else total / torch.sqrt(n)
+
+
+ST_TEXTS = ["w5 w17 w9", "w30 w6 w6 w21 w8 w11 w39 w14 w25 w7", "w12 w33 w20 w28 w9"]
+
+
+def make_st(out_dir, name, seed, report):
+    """A sentence-transformers folder (BertModel at the root, modules.json, 1_Pooling with max
+    pooling, Normalize, sentence_bert_config.json with max_seq_length 8) and the vectors that
+    `cformer embed` must print for the lines of texts.txt, as sentence-transformers makes them:
+    the vocabulary is [PAD] [UNK] [CLS] [SEP] [MASK] w5 .. w39, a text's words are its tokens,
+    and [CLS] + words + [SEP] is cut to max_seq_length keeping the [SEP]."""
+    g = torch.Generator().manual_seed(seed)
+    n_pos, n_types = 16, 2
+    P = init(g, "bert", n_pos, n_types, set(), 0)
+    P = {n[len("bert."):]: v for n, v in P.items()}  # BertModel: no prefix
+
+    def encode(text, max_len):
+        ids = [2] + [int(w[1:]) for w in text.split()] + [3]
+        return ids if len(ids) <= max_len else ids[:max_len - 1] + [3]
+
+    def embed(mode, normalize, max_len):
+        seqs = [encode(t, max_len) for t in ST_TEXTS]
+        Tm = max(len(q) for q in seqs)
+        tokens = torch.zeros(len(seqs), Tm, dtype=torch.int64)
+        mask = torch.zeros(len(seqs), Tm, dtype=torch.int64)
+        for i, q in enumerate(seqs):
+            tokens[i, :len(q)] = torch.tensor(q)
+            mask[i, :len(q)] = 1
+        Q = {"bert." + n: v.double() for n, v in P.items()}
+        h = Ref("bert", Q, 0).hidden(tokens, torch.zeros_like(tokens), mask).detach()
+        e = st_pool(h, mask, mode)
+        return F.normalize(e, dim=-1) if normalize else e
+
+    d = os.path.join(out_dir, name)
+    os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
+    st_write(os.path.join(d, "model.safetensors"), P, {"format": "pt"})
+    write_json(os.path.join(d, "config.json"), config_json("bert", set(), n_pos, n_types, 0, 0))
+    with open(os.path.join(d, "vocab.txt"), "w") as f:
+        for i in range(V):
+            f.write((["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"][i] if i < 5 else f"w{i}") +
+                    "\n")
+    write_json(os.path.join(d, "modules.json"), [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize",
+         "type": "sentence_transformers.models.Normalize"}])
+    write_json(os.path.join(d, "1_Pooling", "config.json"), {
+        "word_embedding_dimension": C, "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True,
+        "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
+        "pooling_mode_lasttoken": False, "include_prompt": True})
+    write_json(os.path.join(d, "sentence_bert_config.json"),
+               {"max_seq_length": 8, "do_lower_case": False})
+    with open(os.path.join(d, "texts.txt"), "w") as f:
+        f.write("\n".join(ST_TEXTS) + "\n")
+    E = {"cli.default": embed("max", True, 8),                     # the folder's own set-up
+         "cli.mean_sqrt_len_raw": embed("mean_sqrt_len", False, 8),  # --pooling, --no-normalize
+         "cli.cls_len4": embed("cls", True, 4)}                    # --pooling cls --max-len 4
+    st_write(os.path.join(d, "expected.safetensors"), {k: v.float() for k, v in E.items()},
+             {"magic": MAGIC, "fixture_version": FIXTURE_VERSION, "kind": "sentence-transformers"})
+    report[name] = {}
 
 
 def config_json(fam, heads, n_pos, n_types, n_labels, pad_id):
@@ -385,6 +463,7 @@ def main():
     make(out, "bert_qa", "bert", {"qa"}, "qa", 104, report, prefix=False)
     make(out, "roberta_mlm", "roberta", {"mlm"}, "mlm", 105, report)
     make(out, "distilbert_seq", "distilbert", {"pooler", "seq"}, "seq", 106, report, n_labels=3)
+    make_st(out, "st_embed", 107, report)
     for k, v in report.items():
         print(k, " ".join(f"{a}={b:.2e}" for a, b in v.items()))
 

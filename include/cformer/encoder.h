@@ -25,9 +25,13 @@ typedef enum cf_task {
     CF_TASK_QA = 3,         // extractive QA: start_positions, end_positions (B)
 } cf_task;
 
+// Sentence-embedding pooling over the final hidden states, as sentence-transformers' Pooling
+// module defines each mode.
 typedef enum cf_pooling {
-    CF_POOL_CLS = 0,   // the hidden state of the first token
-    CF_POOL_MEAN = 1,  // the mean over the positions whose mask is 1
+    CF_POOL_CLS = 0,            // the hidden state of the first token
+    CF_POOL_MEAN = 1,           // the mean over the positions whose mask is 1
+    CF_POOL_MAX = 2,            // the element-wise maximum over the positions whose mask is 1
+    CF_POOL_MEAN_SQRT_LEN = 3,  // the sum over those positions divided by sqrt(their count)
 } cf_pooling;
 
 // One batch of B sequences padded to T tokens.
@@ -61,10 +65,30 @@ CF_API cf_status cf_encoder_token_classify(cf_model *m, const cf_encoder_batch *
 CF_API cf_status cf_encoder_qa_logits(cf_model *m, const cf_encoder_batch *b, float *start,
                                       float *end);
 
-// Sentence embeddings (B, C): the first token's hidden state or the masked mean, divided by
-// its L2 norm when normalize (torch.nn.functional.normalize, eps 1e-12).
+// Sentence embeddings (B, C): the hidden states pooled as pooling says, divided by their L2
+// norm when normalize (torch.nn.functional.normalize, eps 1e-12).
 CF_API cf_status cf_encoder_embed(cf_model *m, const cf_encoder_batch *b, cf_pooling pooling,
                                   int normalize, float *out);
+
+// How a sentence-transformers folder makes its embeddings: modules.json lists a Transformer
+// module (its folder: module_path), a Pooling module (its config.json's pooling_mode_* flags)
+// and optionally a Normalize module; the Transformer folder's sentence_bert_config.json gives
+// max_seq_length.
+typedef struct cf_embed_config {
+    int found;               // 1: read from modules.json; 0: the folder has none (defaults)
+    cf_pooling pooling;      // CF_POOL_MEAN when not found
+    int normalize;           // 1 when a Normalize module follows the pooling
+    int32_t max_seq_length;  // tokens per sentence (0: not given, the model's context)
+    int32_t dim;             // the Pooling module's word_embedding_dimension (0: not given)
+    char module_path[256];   // the Transformer module's folder relative to dir ("" = dir)
+} cf_embed_config;
+
+// Reads dir's sentence-transformers set-up into *out; a folder without modules.json gives
+// found = 0 and the defaults. Errors: CF_ERR_FORMAT (a malformed file, a module path leaving
+// the folder), CF_ERR_UNSUPPORTED (modules other than Transformer, Pooling and Normalize, in
+// that order; more than one pooling mode at once, or weightedmean / lasttoken; do_lower_case),
+// CF_ERR_IO.
+CF_API cf_status cf_embed_config_load(cf_ctx *ctx, const char *dir, cf_embed_config *out);
 
 // The task's loss on a labelled batch (no gradients). class_weights: (n_labels) for SEQ_CLS
 // and TOKEN_CLS, or NULL.

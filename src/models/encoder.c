@@ -6,6 +6,7 @@
 // The blocks themselves are decoder.c's (post-norm, bidirectional, padding mask through
 // g->key_mask). Not here: checkpoint names (src/io/hf_bert.c) and the optimizer
 // (src/train/trainer.c, task steps in src/train/encoder_train.c).
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,6 +126,7 @@ static cf_tensor *build(cf_graph *g, cf_model *m, const cf_encoder_batch *b, out
     case OUT_QA: return cf__linear(g, x, &m->qa_w, &m->qa_b);
     case OUT_EMBED: break;
     }
+    if (pool == CF_POOL_MAX || pool == CF_POOL_MEAN_SQRT_LEN) return x;  // host_pool() does it
     cf_tensor *e;
     if (pool == CF_POOL_MEAN) {
         e = cf__masked_mean(g, x, b->mask, b->B, b->T);
@@ -235,6 +237,37 @@ static cf_graph *enc_graph(cf_model *m) {
     return m->enc_graph;
 }
 
+// Max and mean-sqrt-len pooling of hidden states h (B, T, C) into out (B, C), as
+// sentence-transformers' Pooling computes them (padding set to -1e9 before the max; the sum
+// divided by sqrt of the token count), then the L2 normalisation when asked. Inference only.
+static void host_pool(const float *h, const cf_encoder_batch *b, int64_t C, cf_pooling pool,
+                      int normalize, float *out) {
+    for (int64_t i = 0; i < b->B; i++) {
+        float *o = out + i * C;
+        int64_t n = 0;
+        for (int64_t c = 0; c < C; c++) o[c] = pool == CF_POOL_MAX ? -1e9f : 0.0f;
+        for (int64_t t = 0; t < b->T; t++) {
+            if (b->mask && !b->mask[i * b->T + t]) continue;
+            const float *x = h + (i * b->T + t) * C;
+            n++;
+            if (pool == CF_POOL_MAX)
+                for (int64_t c = 0; c < C; c++) o[c] = x[c] > o[c] ? x[c] : o[c];
+            else
+                for (int64_t c = 0; c < C; c++) o[c] += x[c];
+        }
+        if (pool == CF_POOL_MEAN_SQRT_LEN) {
+            float d = sqrtf(n > 0 ? (float)n : 1e-9f);
+            for (int64_t c = 0; c < C; c++) o[c] /= d;
+        }
+        if (normalize) {
+            double ss = 0;
+            for (int64_t c = 0; c < C; c++) ss += (double)o[c] * o[c];
+            float d = (float)fmax(sqrt(ss), 1e-12);
+            for (int64_t c = 0; c < C; c++) o[c] /= d;
+        }
+    }
+}
+
 // Plans and runs one inference pass producing out_kind, copying n floats (or split QA pairs).
 static cf_status run(cf_model *m, const cf_encoder_batch *b, out_kind k, int need, cf_pooling pool,
                      int normalize, float *out, float *out2) {
@@ -260,6 +293,8 @@ static cf_status run(cf_model *m, const cf_encoder_batch *b, out_kind k, int nee
                 out[r] = y->data[2 * r];
                 out2[r] = y->data[2 * r + 1];
             }
+        } else if (k == OUT_EMBED && (pool == CF_POOL_MAX || pool == CF_POOL_MEAN_SQRT_LEN)) {
+            host_pool(y->data, b, m->cfg.n_embd, pool, normalize, out);
         } else {
             memcpy(out, y->data, (size_t)y->n * sizeof(float));
         }
@@ -292,7 +327,7 @@ cf_status cf_encoder_qa_logits(cf_model *m, const cf_encoder_batch *b, float *st
 
 cf_status cf_encoder_embed(cf_model *m, const cf_encoder_batch *b, cf_pooling pooling,
                            int normalize, float *out) {
-    if (pooling != CF_POOL_CLS && pooling != CF_POOL_MEAN)
+    if (pooling < CF_POOL_CLS || pooling > CF_POOL_MEAN_SQRT_LEN)
         return CF_ERR(m->ctx, CF_ERR_INVALID_ARG, "unknown pooling %d", (int)pooling);
     return run(m, b, OUT_EMBED, 0, pooling, normalize, out, NULL);
 }

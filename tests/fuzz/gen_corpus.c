@@ -175,6 +175,35 @@ static void encode(void) {
     out(T, "empty", "", 0);
 }
 
+// fuzz_st_config: the first byte picks the file (0 modules.json, 1 Pooling config, 2
+// sentence_bert_config.json).
+static void st_config(void) {
+    const char *T = "fuzz_st_config";
+    static const char *seeds[][2] = {
+        {"modules_normalize",
+         "\0[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"}, "
+         "{\"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"}, "
+         "{\"path\": \"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}]"},
+        {"modules_dense",
+         "\0[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"}, "
+         "{\"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"}, "
+         "{\"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}]"},
+        {"modules_escape",
+         "\0[{\"path\": \"../..\", \"type\": \"sentence_transformers.models.Transformer\"}, "
+         "{\"path\": \"1_Pooling\", \"type\": \"Pooling\"}]"},
+        {"modules_not_json", "\0[{\"path\": "},
+        {"pooling_max", "\1{\"word_embedding_dimension\": 8, \"pooling_mode_max_tokens\": true, "
+                        "\"pooling_mode_mean_tokens\": false}"},
+        {"pooling_two", "\1{\"pooling_mode_cls_token\": true, \"pooling_mode_mean_tokens\": true}"},
+        {"pooling_none", "\1{\"pooling_mode_cls_token\": false}"},
+        {"sbert_lower", "\2{\"max_seq_length\": 128, \"do_lower_case\": true}"},
+        {"sbert_null", "\2{\"max_seq_length\": null}"},
+        {"sbert_huge", "\2{\"max_seq_length\": 1e300}"},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
+        out(T, seeds[i][0], seeds[i][1], 1 + strlen(seeds[i][1] + 1));
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_corpus DIR (e.g. tests/fuzz/corpus)\n");
@@ -188,5 +217,6 @@ int main(int argc, char **argv) {
     tokenizer_bin();
     train_config();
     encode();
+    st_config();
     return 0;
 }

@@ -14,11 +14,13 @@
 // hidden states, 3.4e-6 on MLM logits, 7.4e-7 on gradients, 3.4e-7 on losses. The bounds
 // below are those of test_golden.c (logits 1e-5 + 1e-4 relative, gradients 2e-6 + 1e-3
 // relative), which leave the same ~5x room over that spread.
+#include <limits.h>
 #include <stdlib.h>
 
 #include "../../src/io/io.h"                        // defines: cf__st_open, cf__st_write
 #include "../../src/models/encoder_internal.h"      // defines: cf__encoder_task_loss
 #include "../test.h"
+#include "../unit/cli_shell.h"
 
 #define ATOL 1e-5
 #define RTOL 1e-4
@@ -220,14 +222,20 @@ static void golden_case(const char *dir, cf_task task, int heads, int n_labels, 
     snprintf(what, sizeof what, "%s loss", dir);
     if (want) cf_test_compare(what, &loss, want, 1, ATOL, RTOL);
     free(want);
-    // Sentence embeddings: [CLS] and masked mean, L2-normalised, and the raw mean.
+    // Sentence embeddings, each of sentence-transformers' pooling modes, L2-normalised or not.
     float emb[B * 64];
-    const char *keys[3] = {"embed.cls", "embed.mean", "embed.mean_raw"};
-    for (int k = 0; k < 3; k++) {
-        CF_CHECK_STATUS(cf_encoder_embed(m, &in.b, k ? CF_POOL_MEAN : CF_POOL_CLS, k < 2, emb),
+    static const struct {
+        const char *key;
+        cf_pooling pool;
+        int normalize;
+    } embeds[] = {{"embed.cls", CF_POOL_CLS, 1}, {"embed.mean", CF_POOL_MEAN, 1},
+                  {"embed.mean_raw", CF_POOL_MEAN, 0}, {"embed.max", CF_POOL_MAX, 1},
+                  {"embed.mean_sqrt_len_raw", CF_POOL_MEAN_SQRT_LEN, 0}};
+    for (size_t k = 0; k < sizeof embeds / sizeof embeds[0]; k++) {
+        CF_CHECK_STATUS(cf_encoder_embed(m, &in.b, embeds[k].pool, embeds[k].normalize, emb),
                         CF_OK);
-        want = fx_get(&f, keys[k], CF_DT_F32, B * C);
-        snprintf(what, sizeof what, "%s %s", dir, keys[k]);
+        want = fx_get(&f, embeds[k].key, CF_DT_F32, B * C);
+        snprintf(what, sizeof what, "%s %s", dir, embeds[k].key);
         if (want) cf_test_compare(what, emb, want, B * C, ATOL, RTOL);
         free(want);
     }
@@ -496,6 +504,107 @@ static void test_bert_bad_files(void) {
     cf_ctx_free(ctx);
 }
 
+// `cformer embed` on the rows of a fixture's texts.txt with args, against expected key (3, C).
+static void check_embed_cli(const fx *f, const char *model, const char *args, const char *key) {
+    if (!cf_cli_path()) return;
+    CF_CHECK_EQ(cf_cli_sh("embed --model '%s' %s < '%s/texts.txt'", model, args, model), 0);
+    enum { N = 3, C = 12 };
+    float got[N * C];
+    int n = 0;
+    for (char *p = cf_cli_out, *end; n < N * C; p = end, n++) {
+        got[n] = strtof(p, &end);
+        if (end == p) break;
+    }
+    CF_CHECK_EQ(n, N * C);
+    float *want = fx_get(f, key, CF_DT_F32, N * C);
+    char what[256];
+    snprintf(what, sizeof what, "embed %s", args);
+    if (want && n == N * C) cf_test_compare(what, got, want, N * C, ATOL, RTOL);
+    free(want);
+}
+
+// sentence-transformers folders: modules.json decides pooling, normalisation and length, and
+// `cformer embed` prints the vectors sentence-transformers makes (the fixture's reference is
+// its Pooling and Normalize written in torch). Malformed or unsupported set-ups are refused by
+// name.
+static void test_sentence_transformers(void) {
+    cf_ctx *ctx = make_ctx();
+    char model[PATH_MAX];
+    if (!realpath(cf_test_fixture("st_embed"), model)) {
+        CF_CHECK(!"tests/fixtures/st_embed (run /usr/bin/python3 tools/gen_bert_refs.py)");
+        cf_ctx_free(ctx);
+        return;
+    }
+    cf_embed_config ec;
+    CF_CHECK_STATUS(cf_embed_config_load(ctx, model, &ec), CF_OK);
+    CF_CHECK_EQ(ec.found, 1);
+    CF_CHECK_EQ(ec.pooling, CF_POOL_MAX);
+    CF_CHECK_EQ(ec.normalize, 1);
+    CF_CHECK_EQ(ec.max_seq_length, 8);
+    CF_CHECK_EQ(ec.dim, 12);
+    CF_CHECK(!strcmp(ec.module_path, ""));
+    CF_CHECK_STATUS(cf_embed_config_load(ctx, cf_test_fixture("bert_seq"), &ec), CF_OK);
+    CF_CHECK_EQ(ec.found, 0);
+    CF_CHECK_EQ(ec.pooling, CF_POOL_MEAN);
+    CF_CHECK_EQ(ec.normalize, 0);
+    fx f;
+    if (fx_open(&f, ctx, "st_embed")) {
+        check_embed_cli(&f, model, "", "cli.default");  // max pooling, normalised, 8 tokens
+        check_embed_cli(&f, model, "--pooling mean_sqrt_len --no-normalize",
+                        "cli.mean_sqrt_len_raw");
+        check_embed_cli(&f, model, "--pooling cls --max-len 4", "cli.cls_len4");
+        cf__st_close(&f.st);
+    }
+
+    // Bad set-ups, each in a folder of its own.
+    static const struct {
+        const char *modules, *pooling, *sbert;
+        cf_status st;
+        const char *says;
+    } bad[] = {
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+         " {\"path\": \"../up\", \"type\": \"sentence_transformers.models.Pooling\"}]",
+         NULL, NULL, CF_ERR_FORMAT, "leaves the folder"},
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+         " {\"path\": \"p\", \"type\": \"sentence_transformers.models.Pooling\"},"
+         " {\"path\": \"d\", \"type\": \"sentence_transformers.models.Dense\"}]",
+         "{\"pooling_mode_mean_tokens\": true}", NULL, CF_ERR_UNSUPPORTED, "Dense"},
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+         " {\"path\": \"p\", \"type\": \"sentence_transformers.models.Pooling\"}]",
+         "{\"pooling_mode_cls_token\": true, \"pooling_mode_mean_tokens\": true}", NULL,
+         CF_ERR_UNSUPPORTED, "pooling_mode_mean_tokens"},
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+         " {\"path\": \"p\", \"type\": \"sentence_transformers.models.Pooling\"}]",
+         "{\"pooling_mode_lasttoken\": true}", NULL, CF_ERR_UNSUPPORTED, "lasttoken"},
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+         " {\"path\": \"p\", \"type\": \"sentence_transformers.models.Pooling\"}]",
+         "{\"pooling_mode_mean_tokens\": true}", "{\"do_lower_case\": true}",
+         CF_ERR_UNSUPPORTED, "do_lower_case"},
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+         " {\"path\": \"p\", \"type\": \"sentence_transformers.models.Pooling\"}]",
+         "{\"pooling_mode_mean_tokens\": true}", "{\"max_seq_length\": -3}", CF_ERR_FORMAT,
+         "max_seq_length"},
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+         " {\"path\": \"p\", \"type\": \"sentence_transformers.models.Pooling\"}]",
+         NULL, NULL, CF_ERR_IO, "p/config.json"},
+        {"[{\"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"}]",
+         NULL, NULL, CF_ERR_UNSUPPORTED, "no Pooling module"},
+        {"[{\"path\": \"\", \"type\": ", NULL, NULL, CF_ERR_FORMAT, "modules.json"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char dir[1024], sub[1100];
+        snprintf(dir, sizeof dir, "%s/st_bad%zu", cf_test_tmpdir(), i);
+        snprintf(sub, sizeof sub, "%s/p", dir);
+        CF_CHECK_STATUS(cf__mkdir_p(ctx, sub), CF_OK);
+        cf_test_put(dir, "modules.json", bad[i].modules);
+        if (bad[i].pooling) cf_test_put(sub, "config.json", bad[i].pooling);
+        if (bad[i].sbert) cf_test_put(dir, "sentence_bert_config.json", bad[i].sbert);
+        CF_CHECK_STATUS(cf_embed_config_load(ctx, dir, &ec), bad[i].st);
+        CF_CHECK_STR_CONTAINS(cf_errmsg(ctx), bad[i].says);
+    }
+    cf_ctx_free(ctx);
+}
+
 // Bad batches: clear errors, never a crash.
 static void test_bert_bad_batches(void) {
     cf_ctx *ctx = make_ctx();
@@ -644,6 +753,7 @@ const cf_test tests_bert[] = {
     {"golden/bert_roundtrip", test_bert_roundtrip},
     {"golden/bert_bad_files", test_bert_bad_files},
     {"golden/bert_bad_batches", test_bert_bad_batches},
+    {"golden/sentence_transformers", test_sentence_transformers},
     {"golden/bert_finetune", test_bert_finetune},
     {"golden/bert_mlm_train", test_bert_mlm_train},
     {NULL, NULL},

@@ -16,15 +16,7 @@
 #include "../test.h"
 #include "cli_shell.h"
 
-static void put(const char *name, const char *text) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", cf_test_tmpdir(), name);
-    FILE *f = fopen(p, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
+static void put(const char *name, const char *text) { cf_test_put(cf_test_tmpdir(), name, text); }
 
 static const char *WORDS[] = {"the", "a", "movie", "film", "plot", "acting", "was", "is",
                               "really", "quite", "very", "good", "great", "fine", "bad",

@@ -404,15 +404,6 @@ static char *corpus(int n_lines, size_t *len) {
     return t;
 }
 
-static void write_file(const char *dir, const char *name, const char *text) {
-    char p[600];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
 
 static void test_tokenizer(void) {
     cf_ctx *ctx = ctx1();
@@ -502,7 +493,7 @@ static void test_tokenizer(void) {
         {"{\"</s>\": 0,", "not a JSON object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        write_file(dir, "vocab.json", cases[i].json);
+        cf_test_put(dir, "vocab.json", cases[i].json);
         CF_CHECK_STATUS(cf_s2s_tokenizer_load(ctx, dir, 0, &t2), CF_ERR_FORMAT);
         CF_CHECK_STR_CONTAINS(cf_errmsg(ctx), cases[i].msg);
         CF_CHECK_STR_CONTAINS(cf_errmsg(ctx), "vocab.json");

@@ -127,7 +127,7 @@ static void test_utf8_invalid_count(void) {
     } cases[] = {
         {"", 0}, {"abc", 0}, {"caf\xc3\xa9", 0}, {"\xff", 1}, {"a\xe2\x82", 1},
         {"\xed\xa0\x80", 3}, {"\xf0\x90\x80x", 1}, {"\xc0\xaf", 2}, {"\xf4\x90\x80\x80", 4},
-        {"ab\x80\x80cd\xe2\x82\xac\xe2", 3}, {"0123456789abcdef\xfe", 1},
+        {"ab\x80\x80" "cd\xe2\x82\xac\xe2", 3}, {"0123456789abcdef\xfe", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CF_CHECK_EQ(cf_utf8_invalid_count(cases[i].s, strlen(cases[i].s)), cases[i].bad);
