@@ -593,6 +593,43 @@ done:
 
 // ---- embed ----
 
+// The code point of the 1-3 byte UTF-8 sequence at s (n bytes left), its length in *len, or
+// -1 for anything else (the whitespace below is all in the first three bytes' range).
+static int32_t utf8_cp3(const unsigned char *s, size_t n, int *len) {
+    if (n >= 1 && s[0] < 0x80) return *len = 1, s[0];
+    if (n >= 2 && (s[0] & 0xE0) == 0xC0 && (s[1] & 0xC0) == 0x80)
+        return *len = 2, (s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+    if (n >= 3 && (s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80)
+        return *len = 3, (s[0] & 0x0F) << 12 | (s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+    return -1;
+}
+
+// Python's str.isspace.
+static bool py_space(int32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// s (*n bytes) without the leading and trailing whitespace Python's str.strip() removes, as
+// sentence-transformers does to each text before its tokenizer (it matters to byte-level BPE:
+// RoBERTa reads a leading space as part of the first word). Returns the start; *n shrinks.
+static const char *py_strip(const char *s, size_t *n) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t a = 0, b = *n;
+    int len;
+    int32_t c;
+    while (a < b && (c = utf8_cp3(u + a, b - a, &len)) >= 0 && py_space(c)) a += (size_t)len;
+    while (b > a) {
+        size_t k = b - 1;
+        while (k > a && b - k < 3 && (u[k] & 0xC0) == 0x80) k--;
+        if ((c = utf8_cp3(u + k, b - k, &len)) < 0 || k + (size_t)len != b || !py_space(c)) break;
+        b = k;
+    }
+    *n = b - a;
+    return s + a;
+}
+
 int cmd_embed(int argc, char **argv) {
     cli_opt opts[] = {
         {"model", OPT_STR, "PATH", "an encoder (Hugging Face or sentence-transformers folder)"},
@@ -691,7 +728,9 @@ int cmd_embed(int argc, char **argv) {
     while (!eof && st == CF_OK) {
         int32_t B = 0;
         while (B < bsz && read_line("embed", &lineno, &line, &lcap) && st == CF_OK) {
-            st = encode_text(tok, line, strlen(line), max_len, &seqs[B]);
+            size_t n = strlen(line);
+            const char *text = ec.found ? py_strip(line, &n) : line;  // as ST's Transformer
+            st = encode_text(tok, text, n, max_len, &seqs[B]);
             ptr[B] = &seqs[B];
             if (st == CF_OK) B++;
         }
