@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,8 +273,10 @@ int cmd_average(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: cformer average --out DIR CKPT [CKPT ...]\n\nAverages the weights of "
                    "checkpoints (or model folders) of one run, the same config, elementwise and "
-                   "saves the mean as a model folder. The tokenizer files next to the first "
-                   "(source.spm, target.spm, vocab.json) are copied along.\n");
+                   "saves the mean as a model folder. The tokenizer files of the first (in it "
+                   "when it is a folder, else beside it: source.spm, target.spm, vocab.json, "
+                   "tokenizer.json, vocab.txt, merges.txt, tokenizer_config.json, "
+                   "special_tokens_map.json) are copied along.\n");
             return 0;
         }
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
@@ -298,19 +301,23 @@ int cmd_average(int argc, char **argv) {
         cf_ctx_free(ctx);
         return rc;
     }
-    // The run's tokenizer files: in the first path when it is a folder, else next to it.
+    // The run's tokenizer files: in the first path when it is a folder, else next to it; those
+    // there are and the saved folder lacks (Marian's, Hugging Face's).
     char dir[4096], p[4200], q[4200];
     snprintf(dir, sizeof dir, "%s", paths[0]);
-    snprintf(p, sizeof p, "%s/vocab.json", dir);
-    if (access(p, R_OK) != 0) {
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         char *slash = strrchr(dir, '/');
         if (slash) *slash = 0;
         else snprintf(dir, sizeof dir, ".");
     }
-    const char *files[] = {"source.spm", "target.spm", "vocab.json"};
-    for (int i = 0; i < 3; i++) {
+    static const char *files[] = {"source.spm", "target.spm", "vocab.json", "tokenizer.json",
+                                  "vocab.txt", "merges.txt", "tokenizer_config.json",
+                                  "special_tokens_map.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         snprintf(q, sizeof q, "%s/%s", out, files[i]);
+        if (access(p, R_OK) != 0 || access(q, F_OK) == 0) continue;
         size_t len;
         char *data = cli_read_file(p, &len);
         if (!data) continue;

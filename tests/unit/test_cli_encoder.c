@@ -143,6 +143,15 @@ static void test_encoder_cli(void) {
     CF_CHECK_EQ(cf_cli_sh("classify --model cls < lines.txt"), 0);
     CF_CHECK(!strncmp(cf_cli_out, "negative\t", 9));
     CF_CHECK(strstr(cf_cli_out, "\npositive\t") != NULL);
+    // Averaging an encoder run's checkpoints or folders carries its tokenizer (vocab.txt) and,
+    // for one folder twice, its answers; the absent translation files are not complained about.
+    CF_CHECK_EQ(cf_cli_sh("average --out avg_ckpt mlm/checkpoint.safetensors"), 0);
+    CF_CHECK(strstr(cf_cli_err, "No such file") == NULL);
+    CF_CHECK_EQ(cf_cli_sh("embed --model avg_ckpt < lines.txt"), 0);
+    CF_CHECK_EQ(cf_cli_sh("average --out avg cls cls"), 0);
+    CF_CHECK(strstr(cf_cli_err, "No such file") == NULL);
+    CF_CHECK_EQ(cf_cli_sh("classify --model avg < lines.txt"), 0);
+    CF_CHECK(!strncmp(cf_cli_out, "negative\t", 9));
     snprintf(cfgp, sizeof cfgp, "%s/cls/config.json", cf_test_tmpdir());
     cf_cli_slurp(cfgp, cfg, sizeof cfg);
     CF_CHECK_STR_CONTAINS(cfg, "BertForSequenceClassification");
