@@ -555,6 +555,25 @@ static void test_sentence_transformers(void) {
         check_embed_cli(&f, model, "--pooling cls --max-len 4", "cli.cls_len4");
         cf__st_close(&f.st);
     }
+    // Each line is stripped as Python's str.strip() does before the tokenizer (ST does), seen
+    // through a tokenizer with a token for the space (WordPiece would drop whitespace anyway).
+    if (cf_cli_path()) {
+        const char *tmp = cf_test_tmpdir();
+        cf_test_put(tmp, "ws.json",
+                    "{\"version\": \"1.0\", \"added_tokens\": [], \"normalizer\": null, "
+                    "\"pre_tokenizer\": null, \"post_processor\": null, \"decoder\": null, "
+                    "\"model\": {\"type\": \"BPE\", \"unk_token\": \"[UNK]\", \"vocab\": "
+                    "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"[MASK]\": 4, "
+                    "\" \": 5, \"a\": 6, \"b\": 7, \"ab\": 8}, \"merges\": [\"a b\"]}}");
+        cf_test_put(tmp, "ws_text.txt", " \xe3\x80\x80" "ab\xc2\xa0 ");
+        CF_CHECK_EQ(cf_cli_sh("tokenize --tokenizer ws.json --file ws_text.txt"), 0);
+        CF_CHECK(strcmp(cf_cli_out, "8\n") != 0);  // the tokenizer does see the spaces
+        cf_test_put(tmp, "ws_lines.txt", " \xe3\x80\x80" "ab\xc2\xa0 \nab\n");
+        CF_CHECK_EQ(cf_cli_sh("embed --model '%s' --tokenizer ws.json < ws_lines.txt", model), 0);
+        char *nl = strchr(cf_cli_out, '\n');
+        CF_CHECK(nl && strlen(nl + 1) == (size_t)(nl - cf_cli_out) + 1 &&
+                 !strncmp(cf_cli_out, nl + 1, (size_t)(nl - cf_cli_out)));
+    }
 
     // Bad set-ups, each in a folder of its own.
     static const struct {
