@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <utf8proc.h>
 
 #include "cli.h"
 
@@ -593,17 +594,6 @@ done:
 
 // ---- embed ----
 
-// The code point of the 1-3 byte UTF-8 sequence at s (n bytes left), its length in *len, or
-// -1 for anything else (the whitespace below is all in the first three bytes' range).
-static int32_t utf8_cp3(const unsigned char *s, size_t n, int *len) {
-    if (n >= 1 && s[0] < 0x80) return *len = 1, s[0];
-    if (n >= 2 && (s[0] & 0xE0) == 0xC0 && (s[1] & 0xC0) == 0x80)
-        return *len = 2, (s[0] & 0x1F) << 6 | (s[1] & 0x3F);
-    if (n >= 3 && (s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80)
-        return *len = 3, (s[0] & 0x0F) << 12 | (s[1] & 0x3F) << 6 | (s[2] & 0x3F);
-    return -1;
-}
-
 // Python's str.isspace.
 static bool py_space(int32_t c) {
     return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
@@ -614,16 +604,20 @@ static bool py_space(int32_t c) {
 // s (*n bytes) without the leading and trailing whitespace Python's str.strip() removes, as
 // sentence-transformers does to each text before its tokenizer (it matters to byte-level BPE:
 // RoBERTa reads a leading space as part of the first word). Returns the start; *n shrinks.
+// Invalid UTF-8 at either end stops the stripping there.
 static const char *py_strip(const char *s, size_t *n) {
-    const unsigned char *u = (const unsigned char *)s;
+    const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)s;
     size_t a = 0, b = *n;
-    int len;
-    int32_t c;
-    while (a < b && (c = utf8_cp3(u + a, b - a, &len)) >= 0 && py_space(c)) a += (size_t)len;
+    utf8proc_ssize_t len;
+    utf8proc_int32_t c;
+    while (a < b && (len = utf8proc_iterate(u + a, (utf8proc_ssize_t)(b - a), &c)) > 0 &&
+           py_space(c))
+        a += (size_t)len;
     while (b > a) {
-        size_t k = b - 1;
-        while (k > a && b - k < 3 && (u[k] & 0xC0) == 0x80) k--;
-        if ((c = utf8_cp3(u + k, b - k, &len)) < 0 || k + (size_t)len != b || !py_space(c)) break;
+        size_t k = b - 1;  // the start of the last character: back over continuation bytes
+        while (k > a && b - k < 4 && (u[k] & 0xC0) == 0x80) k--;
+        len = utf8proc_iterate(u + k, (utf8proc_ssize_t)(b - k), &c);
+        if (len <= 0 || k + (size_t)len != b || !py_space(c)) break;
         b = k;
     }
     *n = b - a;
