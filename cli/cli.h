@@ -45,6 +45,9 @@ cf_status cli_encode(cf_tokenizer *tok, const char *text, size_t len, int add_sp
                      int32_t **ids, int64_t *n);
 // Reads a whole file (max 2 GiB). Caller frees with free().
 char *cli_read_file(const char *path, size_t *len);
+// Copies the file from to the path to (whole, max 2 GiB); false, with a message on stderr, when
+// it cannot be read or written.
+bool cli_copy_file(const char *from, const char *to);
 // Warns on stderr when n bytes of s hold invalid UTF-8 (which the tokenizers read as U+FFFD),
 // naming where: "cformer CMD: warning: WHERE line L: ..." (line 0: no line number).
 void cli_warn_utf8(const char *cmd, const char *where, long long line, const char *s, size_t n);

@@ -794,14 +794,7 @@ static void copy_tokenizer(const char *src, const char *dir) {
             snprintf(from, sizeof from, "%s", src);
         } else continue;
         snprintf(to, sizeof to, "%s/%s", dir, names[i]);
-        if (access(from, R_OK) != 0 || access(to, F_OK) == 0) continue;
-        size_t len;
-        char *data = cli_read_file(from, &len);
-        if (!data) continue;
-        FILE *f = fopen(to, "wb");
-        if (!f || fwrite(data, 1, len, f) != len) fprintf(stderr, "cformer: cannot write %s\n", to);
-        if (f) fclose(f);
-        free(data);
+        if (access(from, R_OK) == 0 && access(to, F_OK) != 0) cli_copy_file(from, to);
     }
 }
 

@@ -317,16 +317,7 @@ int cmd_average(int argc, char **argv) {
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         snprintf(q, sizeof q, "%s/%s", out, files[i]);
-        if (access(p, R_OK) != 0 || access(q, F_OK) == 0) continue;
-        size_t len;
-        char *data = cli_read_file(p, &len);
-        if (!data) continue;
-        FILE *f = fopen(q, "wb");
-        if (f) {
-            if (fwrite(data, 1, len, f) != len) fprintf(stderr, "cannot write %s\n", q);
-            fclose(f);
-        }
-        free(data);
+        if (access(p, R_OK) == 0 && access(q, F_OK) != 0) cli_copy_file(p, q);
     }
     fprintf(stderr, "averaged %d checkpoints into %s\n", n, out);
     cf_model_free(m);
@@ -521,14 +512,7 @@ int cmd_train_translate(int argc, char **argv) {
         const char *files[] = {"source.spm", "target.spm", "vocab.json"};
         for (int i = 0; i < 3; i++) {
             char *a = path_in(mo->str, files[i]), *b = path_in(out, files[i]);
-            size_t len;
-            char *data = a ? cli_read_file(a, &len) : NULL;
-            FILE *f = data && b ? fopen(b, "wb") : NULL;
-            if (f) {
-                if (fwrite(data, 1, len, f) != len) fprintf(stderr, "cannot write %s\n", b);
-                fclose(f);
-            }
-            free(data);
+            if (a && b) cli_copy_file(a, b);
             free(a);
             free(b);
         }

@@ -201,6 +201,18 @@ cf_status cli_encode(cf_tokenizer *tok, const char *text, size_t len, int add_sp
     }
 }
 
+bool cli_copy_file(const char *from, const char *to) {
+    size_t len;
+    char *data = cli_read_file(from, &len);
+    if (!data) return false;
+    FILE *f = fopen(to, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok) fprintf(stderr, "cformer: cannot write %s\n", to);
+    free(data);
+    return ok;
+}
+
 void cli_warn_utf8(const char *cmd, const char *where, long long line, const char *s, size_t n) {
     int64_t bad = cf_utf8_invalid_count(s, n);
     if (!bad) return;
